@@ -1,0 +1,512 @@
+//! Read-only questions about a [`KubeSnapshot`], answered the way the cluster would answer
+//! them: which workloads belong to a component, what a container's env resolves to, which
+//! StorageClass a claim gets, which pods a selector picks.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaimSpec, PodSpec, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::kubernetes::{ComponentSelector, KubeSnapshot};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+/// The InfraSage components of CATALOGUE.md. The first four are the "service workloads".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    Gateway,
+    Aiops,
+    Ml,
+    AdminUi,
+    Clickhouse,
+    Kafka,
+}
+
+impl Component {
+    pub const SERVICES: [Component; 4] = [Component::Gateway, Component::Aiops, Component::Ml, Component::AdminUi];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Component::Gateway => "gateway",
+            Component::Aiops => "aiops",
+            Component::Ml => "ml",
+            Component::AdminUi => "admin_ui",
+            Component::Clickhouse => "clickhouse",
+            Component::Kafka => "kafka",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Component> {
+        [
+            Component::Gateway,
+            Component::Aiops,
+            Component::Ml,
+            Component::AdminUi,
+            Component::Clickhouse,
+            Component::Kafka,
+        ]
+        .into_iter()
+        .find(|c| c.key() == s)
+    }
+}
+
+/// `Kind/namespace/name`, the way findings name objects.
+pub fn object_ref(kind: &str, meta: &ObjectMeta) -> String {
+    match &meta.namespace {
+        Some(ns) => format!("{kind}/{ns}/{}", meta.name.as_deref().unwrap_or("")),
+        None => format!("{kind}/{}", meta.name.as_deref().unwrap_or("")),
+    }
+}
+
+pub fn namespace_of(meta: &ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("")
+}
+
+pub fn name_of(meta: &ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or("")
+}
+
+/// Anything that runs pods, seen through its pod template.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload<'a> {
+    pub kind: &'static str,
+    pub meta: &'a ObjectMeta,
+    pub pod_labels: Option<&'a BTreeMap<String, String>>,
+    pub pod_spec: Option<&'a PodSpec>,
+    /// Desired replicas where the kind has them (defaults to 1 as the API server does).
+    pub replicas: Option<i32>,
+    /// Available replicas from status (live clusters only).
+    pub available_replicas: Option<i32>,
+    pub claim_templates: &'a [PersistentVolumeClaim],
+}
+
+impl<'a> Workload<'a> {
+    pub fn object(&self) -> String {
+        object_ref(self.kind, self.meta)
+    }
+    pub fn namespace(&self) -> &'a str {
+        namespace_of(self.meta)
+    }
+    pub fn name(&self) -> &'a str {
+        name_of(self.meta)
+    }
+    /// Init containers first, then containers, each tagged for findings.
+    pub fn containers(&self) -> impl Iterator<Item = (&'a Container, bool)> {
+        let spec = self.pod_spec;
+        let init = spec.and_then(|s| s.init_containers.as_deref()).unwrap_or(&[]);
+        let main = spec.map(|s| s.containers.as_slice()).unwrap_or(&[]);
+        init.iter().map(|c| (c, true)).chain(main.iter().map(|c| (c, false)))
+    }
+    /// `Kind/ns/name container X` for findings about one container.
+    pub fn container_ref(&self, c: &Container, init: bool) -> String {
+        let what = if init { "init container" } else { "container" };
+        format!("{} {what} {}", self.object(), c.name)
+    }
+    pub fn labels_empty() -> &'static BTreeMap<String, String> {
+        static EMPTY: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(BTreeMap::new)
+    }
+    pub fn template_labels(&self) -> &'a BTreeMap<String, String> {
+        self.pod_labels.unwrap_or_else(|| Workload::labels_empty())
+    }
+}
+
+/// A resolved environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    Literal(String),
+    /// From a ConfigMap key; `value` is None where the ConfigMap or key is not in the snapshot.
+    ConfigMap { name: String, key: String, value: Option<String> },
+    /// From a Secret; the value is never resolved here.
+    Secret { name: String, key: String },
+    /// fieldRef, resourceFieldRef and the like.
+    Other,
+}
+
+impl EnvValue {
+    /// The text the process would see, where the snapshot can tell without reading a Secret.
+    pub fn plain_text(&self) -> Option<&str> {
+        match self {
+            EnvValue::Literal(s) => Some(s),
+            EnvValue::ConfigMap { value, .. } => value.as_deref(),
+            _ => None,
+        }
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            EnvValue::Literal(_) => "a literal value".to_string(),
+            EnvValue::ConfigMap { name, key, .. } => format!("ConfigMap {name} key {key}"),
+            EnvValue::Secret { name, key } => format!("Secret {name} key {key}"),
+            EnvValue::Other => "a field reference".to_string(),
+        }
+    }
+}
+
+/// A container's environment as the kubelet builds it.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedEnv {
+    pub vars: BTreeMap<String, EnvValue>,
+    /// envFrom sources whose keys could not be listed (object absent from the snapshot).
+    pub opaque_sources: Vec<String>,
+}
+
+impl ResolvedEnv {
+    pub fn get(&self, name: &str) -> Option<&EnvValue> {
+        self.vars.get(name)
+    }
+}
+
+/// Whether a `matchLabels`/`matchExpressions` selector picks these labels. An empty selector
+/// picks everything, as in NetworkPolicy and PDB semantics.
+pub fn label_selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    if let Some(ml) = &sel.match_labels {
+        if !ml.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            return false;
+        }
+    }
+    for expr in sel.match_expressions.iter().flatten() {
+        let have = labels.get(&expr.key);
+        let values = expr.values.as_deref().unwrap_or(&[]);
+        let ok = match expr.operator.as_str() {
+            "In" => have.is_some_and(|v| values.contains(v)),
+            "NotIn" => !have.is_some_and(|v| values.contains(v)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+pub fn selector_is_empty(sel: &LabelSelector) -> bool {
+    sel.match_labels.as_ref().is_none_or(|m| m.is_empty()) && sel.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+}
+
+/// A Service-style equality selector; an empty one selects nothing (as a Service does).
+pub fn map_selector_matches(sel: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+impl KubeSnapshot {
+    pub fn in_scope(&self, namespace: &str) -> bool {
+        self.scope.namespaces.iter().any(|n| n == namespace)
+    }
+
+    /// Every pod-running object in the namespaces in scope. Pods and Jobs created by a
+    /// controller are left out: their owner is the workload.
+    pub fn workloads(&self) -> Vec<Workload<'_>> {
+        let mut out = Vec::new();
+        for d in &self.deployments {
+            let spec = d.spec.as_ref();
+            out.push(Workload {
+                kind: "Deployment",
+                meta: &d.metadata,
+                pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
+                replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+                available_replicas: d.status.as_ref().map(|s| s.available_replicas.unwrap_or(0)),
+                claim_templates: &[],
+            });
+        }
+        for s in &self.stateful_sets {
+            let spec = s.spec.as_ref();
+            out.push(Workload {
+                kind: "StatefulSet",
+                meta: &s.metadata,
+                pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
+                replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+                available_replicas: s.status.as_ref().map(|s| s.available_replicas.unwrap_or(0)),
+                claim_templates: spec.and_then(|s| s.volume_claim_templates.as_deref()).unwrap_or(&[]),
+            });
+        }
+        for d in &self.daemon_sets {
+            let spec = d.spec.as_ref();
+            out.push(Workload {
+                kind: "DaemonSet",
+                meta: &d.metadata,
+                pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
+                replicas: None,
+                available_replicas: d.status.as_ref().and_then(|s| s.number_available),
+                claim_templates: &[],
+            });
+        }
+        for c in &self.cron_jobs {
+            let tmpl = c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()).map(|j| &j.template);
+            out.push(Workload {
+                kind: "CronJob",
+                meta: &c.metadata,
+                pod_labels: tmpl.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                pod_spec: tmpl.and_then(|t| t.spec.as_ref()),
+                replicas: None,
+                available_replicas: None,
+                claim_templates: &[],
+            });
+        }
+        for j in self.jobs.iter().filter(|j| !has_owner(&j.metadata)) {
+            let tmpl = j.spec.as_ref().map(|s| &s.template);
+            out.push(Workload {
+                kind: "Job",
+                meta: &j.metadata,
+                pod_labels: tmpl.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                pod_spec: tmpl.and_then(|t| t.spec.as_ref()),
+                replicas: None,
+                available_replicas: None,
+                claim_templates: &[],
+            });
+        }
+        for p in self.pods.iter().filter(|p| !has_owner(&p.metadata)) {
+            out.push(Workload {
+                kind: "Pod",
+                meta: &p.metadata,
+                pod_labels: p.metadata.labels.as_ref(),
+                pod_spec: p.spec.as_ref(),
+                replicas: None,
+                available_replicas: None,
+                claim_templates: &[],
+            });
+        }
+        out.retain(|w| self.in_scope(w.namespace()));
+        out
+    }
+
+    pub fn selector(&self, component: Component) -> Option<&ComponentSelector> {
+        self.scope.components.get(component.key())
+    }
+
+    /// The workloads of a component: by label selector (object or pod template labels),
+    /// falling back to the workload name where no workload carries the labels.
+    pub fn component_workloads(&self, component: Component) -> Vec<Workload<'_>> {
+        let Some(sel) = self.selector(component) else { return Vec::new() };
+        let all = self.workloads();
+        let by_label: Vec<_> = all
+            .iter()
+            .copied()
+            .filter(|w| {
+                !sel.labels.is_empty()
+                    && (labels_match(&sel.labels, w.meta.labels.as_ref()) || labels_match(&sel.labels, w.pod_labels))
+            })
+            .collect();
+        if !by_label.is_empty() {
+            return by_label;
+        }
+        all.into_iter().filter(|w| name_matches(w.name(), &sel.name)).collect()
+    }
+
+    /// Services in scope that route to a component's pods, or carry its labels or name.
+    pub fn component_services(&self, component: Component) -> Vec<&Service> {
+        let workloads = self.component_workloads(component);
+        let sel = self.selector(component);
+        self.services
+            .iter()
+            .filter(|s| self.in_scope(namespace_of(&s.metadata)))
+            .filter(|s| {
+                let ns = namespace_of(&s.metadata);
+                let routes = s.spec.as_ref().and_then(|sp| sp.selector.as_ref()).is_some_and(|selector| {
+                    workloads.iter().any(|w| w.namespace() == ns && map_selector_matches(selector, w.template_labels()))
+                });
+                routes
+                    || sel.is_some_and(|sel| {
+                        (!sel.labels.is_empty() && labels_match(&sel.labels, s.metadata.labels.as_ref()))
+                            || (workloads.is_empty() && name_matches(name_of(&s.metadata), &sel.name))
+                    })
+            })
+            .collect()
+    }
+
+    /// Ingresses in the same namespace with a backend naming one of these Services.
+    pub fn ingresses_to<'a>(&'a self, services: &[&Service]) -> Vec<&'a Ingress> {
+        self.ingresses
+            .iter()
+            .filter(|ing| {
+                let ns = namespace_of(&ing.metadata);
+                ingress_backend_services(ing)
+                    .iter()
+                    .any(|b| services.iter().any(|s| namespace_of(&s.metadata) == ns && name_of(&s.metadata) == *b))
+            })
+            .collect()
+    }
+
+    pub fn config_map_value(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
+        self.config_maps
+            .iter()
+            .find(|c| namespace_of(&c.metadata) == namespace && name_of(&c.metadata) == name)
+            .and_then(|c| c.data.as_ref())
+            .and_then(|d| d.get(key).cloned())
+    }
+
+    /// The env of a container as the kubelet resolves it: envFrom sources in order (later
+    /// wins), then `env` entries over them (later duplicates win).
+    pub fn resolve_env(&self, namespace: &str, c: &Container) -> ResolvedEnv {
+        let mut env = ResolvedEnv::default();
+        for from in c.env_from.iter().flatten() {
+            let prefix = from.prefix.as_deref().unwrap_or("");
+            if let Some(cm) = &from.config_map_ref {
+                match self
+                    .config_maps
+                    .iter()
+                    .find(|m| namespace_of(&m.metadata) == namespace && name_of(&m.metadata) == cm.name)
+                {
+                    Some(m) => {
+                        for (k, v) in m.data.iter().flatten() {
+                            env.vars.insert(
+                                format!("{prefix}{k}"),
+                                EnvValue::ConfigMap { name: cm.name.clone(), key: k.clone(), value: Some(v.clone()) },
+                            );
+                        }
+                    }
+                    None => env.opaque_sources.push(format!("ConfigMap {}", cm.name)),
+                }
+            }
+            if let Some(sr) = &from.secret_ref {
+                match self.secret(namespace, &sr.name) {
+                    Some(s) => {
+                        for k in s.data.keys() {
+                            env.vars.insert(
+                                format!("{prefix}{k}"),
+                                EnvValue::Secret { name: sr.name.clone(), key: k.clone() },
+                            );
+                        }
+                    }
+                    None => env.opaque_sources.push(format!("Secret {}", sr.name)),
+                }
+            }
+        }
+        for var in c.env.iter().flatten() {
+            let value = match (&var.value, &var.value_from) {
+                (_, Some(from)) => {
+                    if let Some(r) = &from.config_map_key_ref {
+                        EnvValue::ConfigMap {
+                            name: r.name.clone(),
+                            key: r.key.clone(),
+                            value: self.config_map_value(namespace, &r.name, &r.key),
+                        }
+                    } else if let Some(r) = &from.secret_key_ref {
+                        EnvValue::Secret { name: r.name.clone(), key: r.key.clone() }
+                    } else {
+                        EnvValue::Other
+                    }
+                }
+                (Some(v), None) => EnvValue::Literal(v.clone()),
+                (None, None) => EnvValue::Literal(String::new()),
+            };
+            env.vars.insert(var.name.clone(), value);
+        }
+        env
+    }
+
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<&super::SecretObject> {
+        self.secrets.iter().find(|s| s.namespace == namespace && s.name == name)
+    }
+
+    /// The StorageClass a claim gets: the named one, or the cluster default where unset.
+    pub fn storage_class_for(&self, spec: Option<&PersistentVolumeClaimSpec>) -> Result<&StorageClass, String> {
+        match spec.and_then(|s| s.storage_class_name.as_deref()) {
+            Some("") => Err("storageClassName is \"\" (static binding, no StorageClass)".to_string()),
+            Some(name) => self
+                .storage_classes
+                .iter()
+                .find(|c| name_of(&c.metadata) == name)
+                .ok_or_else(|| format!("StorageClass {name} does not exist")),
+            None => self
+                .default_storage_class()
+                .ok_or_else(|| "no storageClassName and the cluster has no default StorageClass".to_string()),
+        }
+    }
+
+    pub fn default_storage_class(&self) -> Option<&StorageClass> {
+        self.storage_classes.iter().find(|c| {
+            let ann = c.metadata.annotations.as_ref();
+            ann.and_then(|a| a.get("storageclass.kubernetes.io/is-default-class")).map(String::as_str) == Some("true")
+                || ann.and_then(|a| a.get("storageclass.beta.kubernetes.io/is-default-class")).map(String::as_str) == Some("true")
+        })
+    }
+}
+
+fn has_owner(meta: &ObjectMeta) -> bool {
+    meta.owner_references.as_ref().is_some_and(|o| !o.is_empty())
+}
+
+fn labels_match(want: &BTreeMap<String, String>, have: Option<&BTreeMap<String, String>>) -> bool {
+    have.is_some_and(|have| map_selector_matches(want, have))
+}
+
+/// Fallback naming: the workload is called the component name, or ends with it
+/// (`infrasage-ingestion-gateway`, as Helm names releases).
+fn name_matches(object_name: &str, component_name: &str) -> bool {
+    !component_name.is_empty()
+        && (object_name == component_name || object_name.ends_with(&format!("-{component_name}")))
+}
+
+/// The Service names an Ingress sends traffic to.
+pub fn ingress_backend_services(ing: &Ingress) -> Vec<&str> {
+    let Some(spec) = &ing.spec else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Some(s) = spec.default_backend.as_ref().and_then(|b| b.service.as_ref()) {
+        out.push(s.name.as_str());
+    }
+    for rule in spec.rules.iter().flatten() {
+        for path in rule.http.iter().flat_map(|h| h.paths.iter()) {
+            if let Some(s) = &path.backend.service {
+                out.push(s.name.as_str());
+            }
+        }
+    }
+    out
+}
+
+/// A Kubernetes quantity in base units (bytes for memory, cores for cpu).
+pub fn parse_quantity(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    // An exponent form like 1e3 has no suffix; "1E" alone is exa.
+    let (num, suffix) = if suffix.is_empty() && (num.ends_with('E')) { (&num[..num.len() - 1], "E") } else { (num, suffix) };
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_in_base_units() {
+        assert_eq!(parse_quantity("500m"), Some(0.5));
+        assert_eq!(parse_quantity("2"), Some(2.0));
+        assert_eq!(parse_quantity("4Gi"), Some(4.0 * 1024.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_quantity("100M"), Some(1e8));
+        assert_eq!(parse_quantity("1e3"), Some(1000.0));
+        assert_eq!(parse_quantity("1E"), Some(1e18));
+        assert_eq!(parse_quantity("12Qi"), None);
+    }
+
+    #[test]
+    fn fallback_names() {
+        assert!(name_matches("ingestion-gateway", "ingestion-gateway"));
+        assert!(name_matches("prod-ingestion-gateway", "ingestion-gateway"));
+        assert!(!name_matches("ingestion-gateway-canary", "ingestion-gateway"));
+    }
+}

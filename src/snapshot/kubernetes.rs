@@ -1,0 +1,111 @@
+//! Kubernetes objects as one snapshot, filled either from rendered manifests or the live API.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
+
+/// What the exporter was told to look at: the namespaces and how each component is recognised.
+#[derive(Debug, Clone)]
+pub struct KubeScope {
+    pub namespaces: Vec<String>,
+    /// Component name (gateway, aiops, ...) → label selector (`key=value,...`) and fallback name.
+    pub components: BTreeMap<String, ComponentSelector>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentSelector {
+    pub labels: BTreeMap<String, String>,
+    /// The workload name to fall back on where no labels match.
+    pub name: String,
+}
+
+impl ComponentSelector {
+    pub fn app_name(name: &str) -> Self {
+        ComponentSelector {
+            labels: BTreeMap::from([("app.kubernetes.io/name".to_string(), name.to_string())]),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl Default for KubeScope {
+    fn default() -> Self {
+        KubeScope {
+            namespaces: vec!["infrasage".to_string()],
+            components: default_components(),
+        }
+    }
+}
+
+/// The default selectors of CATALOGUE.md.
+pub fn default_components() -> BTreeMap<String, ComponentSelector> {
+    [
+        ("gateway", "ingestion-gateway"),
+        ("aiops", "aiops-engine"),
+        ("ml", "ml-service"),
+        ("admin_ui", "admin-ui"),
+        ("clickhouse", "clickhouse"),
+        ("kafka", "kafka"),
+    ]
+    .into_iter()
+    .map(|(c, n)| (c.to_string(), ComponentSelector::app_name(n)))
+    .collect()
+}
+
+/// Bytes that must never be printed. Debug shows only the length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0.len())
+    }
+}
+
+/// A Secret reduced to what the checks may read; values stay in memory and never print.
+#[derive(Debug, Clone)]
+pub struct SecretObject {
+    pub namespace: String,
+    pub name: String,
+    pub data: BTreeMap<String, SecretBytes>,
+}
+
+/// Where the objects came from. Status fields exist only on a live cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KubeOrigin {
+    #[default]
+    Manifests,
+    Live,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KubeSnapshot {
+    pub origin: KubeOrigin,
+    pub scope: KubeScope,
+    pub namespaces: Vec<Namespace>,
+    pub deployments: Vec<Deployment>,
+    pub stateful_sets: Vec<StatefulSet>,
+    pub daemon_sets: Vec<DaemonSet>,
+    pub cron_jobs: Vec<CronJob>,
+    pub jobs: Vec<Job>,
+    pub pods: Vec<Pod>,
+    pub services: Vec<Service>,
+    pub ingresses: Vec<Ingress>,
+    pub network_policies: Vec<NetworkPolicy>,
+    pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+    pub horizontal_pod_autoscalers: Vec<HorizontalPodAutoscaler>,
+    pub persistent_volume_claims: Vec<PersistentVolumeClaim>,
+    pub persistent_volumes: Vec<PersistentVolume>,
+    pub storage_classes: Vec<StorageClass>,
+    pub config_maps: Vec<ConfigMap>,
+    pub secrets: Vec<SecretObject>,
+    /// Kinds the loader could not read (e.g. forbidden), with the reason; items needing them error.
+    pub unreadable: BTreeMap<String, String>,
+}
