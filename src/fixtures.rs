@@ -55,19 +55,32 @@ impl ContainerB {
     /// cpu and memory, requests and limits.
     pub fn resources(mut self, cpu: &str, memory: &str) -> Self {
         let q = |c: &str, m: &str| {
-            BTreeMap::from([("cpu".to_string(), Quantity(c.to_string())), ("memory".to_string(), Quantity(m.to_string()))])
+            BTreeMap::from([
+                ("cpu".to_string(), Quantity(c.to_string())),
+                ("memory".to_string(), Quantity(m.to_string())),
+            ])
         };
-        self.0.resources =
-            Some(ResourceRequirements { requests: Some(q(cpu, memory)), limits: Some(q(cpu, memory)), ..Default::default() });
+        self.0.resources = Some(ResourceRequirements {
+            requests: Some(q(cpu, memory)),
+            limits: Some(q(cpu, memory)),
+            ..Default::default()
+        });
         self
     }
     pub fn requests_only(mut self, cpu: &str, memory: &str) -> Self {
-        let q = BTreeMap::from([("cpu".to_string(), Quantity(cpu.to_string())), ("memory".to_string(), Quantity(memory.to_string()))]);
+        let q = BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.to_string())),
+            ("memory".to_string(), Quantity(memory.to_string())),
+        ]);
         self.0.resources = Some(ResourceRequirements { requests: Some(q), ..Default::default() });
         self
     }
     pub fn env(mut self, name: &str, value: &str) -> Self {
-        self.0.env.get_or_insert_with(Vec::new).push(EnvVar { name: name.into(), value: Some(value.into()), ..Default::default() });
+        self.0.env.get_or_insert_with(Vec::new).push(EnvVar {
+            name: name.into(),
+            value: Some(value.into()),
+            ..Default::default()
+        });
         self
     }
     pub fn env_secret(mut self, name: &str, secret: &str, key: &str) -> Self {
@@ -85,7 +98,11 @@ impl ContainerB {
         self.0.env.get_or_insert_with(Vec::new).push(EnvVar {
             name: name.into(),
             value_from: Some(EnvVarSource {
-                config_map_key_ref: Some(ConfigMapKeySelector { name: config_map.into(), key: key.into(), ..Default::default() }),
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: config_map.into(),
+                    key: key.into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -178,7 +195,10 @@ macro_rules! pod_methods {
         pub fn volume_claim(mut self, name: &str, claim: &str) -> Self {
             self.pod.spec.volumes.get_or_insert_with(Vec::new).push(Volume {
                 name: name.into(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.into(), ..Default::default() }),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: claim.into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             });
             self
@@ -358,7 +378,12 @@ pub fn ingress(name: &str, service: &str, class: Option<&str>, tls: bool) -> Ing
         metadata: meta(NS, name),
         spec: Some(IngressSpec {
             ingress_class_name: class.map(str::to_string),
-            tls: tls.then(|| vec![IngressTLS { hosts: Some(vec![format!("{name}.example.com")]), secret_name: Some(format!("{name}-tls")) }]),
+            tls: tls.then(|| {
+                vec![IngressTLS {
+                    hosts: Some(vec![format!("{name}.example.com")]),
+                    secret_name: Some(format!("{name}-tls")),
+                }]
+            }),
             rules: Some(vec![IngressRule {
                 host: Some(format!("{name}.example.com")),
                 http: Some(HTTPIngressRuleValue {
@@ -408,7 +433,11 @@ pub fn hpa(name: &str, target_kind: &str, target: &str, min: i32, cpu_metric: bo
     HorizontalPodAutoscaler {
         metadata: meta(NS, name),
         spec: Some(HorizontalPodAutoscalerSpec {
-            scale_target_ref: CrossVersionObjectReference { api_version: Some("apps/v1".into()), kind: target_kind.into(), name: target.into() },
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: target_kind.into(),
+                name: target.into(),
+            },
             min_replicas: Some(min),
             max_replicas: 10,
             metrics: cpu_metric.then(|| {
@@ -416,7 +445,11 @@ pub fn hpa(name: &str, target_kind: &str, target: &str, min: i32, cpu_metric: bo
                     type_: "Resource".into(),
                     resource: Some(ResourceMetricSource {
                         name: "cpu".into(),
-                        target: MetricTarget { type_: "Utilization".into(), average_utilization: Some(70), ..Default::default() },
+                        target: MetricTarget {
+                            type_: "Utilization".into(),
+                            average_utilization: Some(70),
+                            ..Default::default()
+                        },
                     }),
                     ..Default::default()
                 }]
@@ -493,7 +526,10 @@ pub fn good_stack() -> KubeSnapshot {
             ingress("admin", "admin-ui", Some("nginx-internal"), true),
         ],
         network_policies: vec![deny_all_policy("default-deny", &["Ingress", "Egress"])],
-        pod_disruption_budgets: vec![pdb("clickhouse", "clickhouse", Some(1), None), pdb("kafka", "kafka", None, Some(2))],
+        pod_disruption_budgets: vec![
+            pdb("clickhouse", "clickhouse", Some(1), None),
+            pdb("kafka", "kafka", None, Some(2)),
+        ],
         horizontal_pod_autoscalers: vec![
             hpa("ingestion-gateway", "Deployment", "ingestion-gateway", 2, true),
             hpa("aiops-engine", "Deployment", "aiops-engine", 2, true),
@@ -503,7 +539,10 @@ pub fn good_stack() -> KubeSnapshot {
             "infrasage-config",
             &[("MTLS_ENABLED", "true"), ("LOG_FIELD_EXCLUSIONS", "email,ip"), ("SCALE_PROFILE", "medium")],
         )],
-        secrets: vec![secret("infrasage-jwt", &[("secret", jwt)]), secret("infrasage-anthropic", &[("api-key", b"sk-ant-xyz")])],
+        secrets: vec![
+            secret("infrasage-jwt", &[("secret", jwt)]),
+            secret("infrasage-anthropic", &[("api-key", b"sk-ant-xyz")]),
+        ],
         ..Default::default()
     }
 }

@@ -39,10 +39,7 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(object: impl Into<String>, message: impl Into<String>) -> Self {
-        Finding {
-            object: object.into(),
-            message: message.into(),
-        }
+        Finding { object: object.into(), message: message.into() }
     }
 }
 
@@ -56,35 +53,19 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn pass(reason: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Pass,
-            reason: Some(reason.into()),
-            findings: Vec::new(),
-        }
+        Outcome { status: Status::Pass, reason: Some(reason.into()), findings: Vec::new() }
     }
 
     pub fn fail(reason: impl Into<String>, findings: Vec<Finding>) -> Self {
-        Outcome {
-            status: Status::Fail,
-            reason: Some(reason.into()),
-            findings,
-        }
+        Outcome { status: Status::Fail, reason: Some(reason.into()), findings }
     }
 
     pub fn error(reason: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Error,
-            reason: Some(reason.into()),
-            findings: Vec::new(),
-        }
+        Outcome { status: Status::Error, reason: Some(reason.into()), findings: Vec::new() }
     }
 
     pub fn skipped(reason: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Skipped,
-            reason: Some(reason.into()),
-            findings: Vec::new(),
-        }
+        Outcome { status: Status::Skipped, reason: Some(reason.into()), findings: Vec::new() }
     }
 
     /// The common shape of a rule: no findings passes, any finding fails.
@@ -113,26 +94,16 @@ pub struct Undecided {
 
 impl Undecided {
     pub fn skipped(reason: impl Into<String>) -> Self {
-        Undecided {
-            status: Status::Skipped,
-            reason: reason.into(),
-        }
+        Undecided { status: Status::Skipped, reason: reason.into() }
     }
     pub fn error(reason: impl Into<String>) -> Self {
-        Undecided {
-            status: Status::Error,
-            reason: reason.into(),
-        }
+        Undecided { status: Status::Error, reason: reason.into() }
     }
 }
 
 impl From<Undecided> for Outcome {
     fn from(u: Undecided) -> Self {
-        Outcome {
-            status: u.status,
-            reason: Some(u.reason),
-            findings: Vec::new(),
-        }
+        Outcome { status: u.status, reason: Some(u.reason), findings: Vec::new() }
     }
 }
 

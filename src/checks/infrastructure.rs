@@ -26,4 +26,3 @@ pub fn node_isolation(_ctx: &CheckCtx) -> CheckResult {
 pub fn pvc_wait_for_first_consumer(_ctx: &CheckCtx) -> CheckResult {
     Err(Undecided::skipped("not implemented"))
 }
-

@@ -22,4 +22,3 @@ pub fn network_policies_namespace_isolation(_ctx: &CheckCtx) -> CheckResult {
 pub fn egress_restricted(_ctx: &CheckCtx) -> CheckResult {
     Err(Undecided::skipped("not implemented"))
 }
-

@@ -10,4 +10,3 @@ pub fn log_field_exclusions(_ctx: &CheckCtx) -> CheckResult {
 pub fn data_residency(_ctx: &CheckCtx) -> CheckResult {
     Err(Undecided::skipped("not implemented"))
 }
-

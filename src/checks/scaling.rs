@@ -22,4 +22,3 @@ pub fn aiops_replicas_ha(_ctx: &CheckCtx) -> CheckResult {
 pub fn clickhouse_memory_limit(_ctx: &CheckCtx) -> CheckResult {
     Err(Undecided::skipped("not implemented"))
 }
-

@@ -14,4 +14,3 @@ pub fn secrets_not_in_configmaps(_ctx: &CheckCtx) -> CheckResult {
 pub fn anthropic_key_from_secret(_ctx: &CheckCtx) -> CheckResult {
     Err(Undecided::skipped("not implemented"))
 }
-

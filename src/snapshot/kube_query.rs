@@ -117,9 +117,16 @@ impl<'a> Workload<'a> {
 pub enum EnvValue {
     Literal(String),
     /// From a ConfigMap key; `value` is None where the ConfigMap or key is not in the snapshot.
-    ConfigMap { name: String, key: String, value: Option<String> },
+    ConfigMap {
+        name: String,
+        key: String,
+        value: Option<String>,
+    },
     /// From a Secret; the value is never resolved here.
-    Secret { name: String, key: String },
+    Secret {
+        name: String,
+        key: String,
+    },
     /// fieldRef, resourceFieldRef and the like.
     Other,
 }
@@ -183,7 +190,8 @@ pub fn label_selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, Str
 }
 
 pub fn selector_is_empty(sel: &LabelSelector) -> bool {
-    sel.match_labels.as_ref().is_none_or(|m| m.is_empty()) && sel.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+    sel.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && sel.match_expressions.as_ref().is_none_or(|m| m.is_empty())
 }
 
 /// A Service-style equality selector; an empty one selects nothing (as a Service does).
@@ -423,7 +431,8 @@ impl KubeSnapshot {
         self.storage_classes.iter().find(|c| {
             let ann = c.metadata.annotations.as_ref();
             ann.and_then(|a| a.get("storageclass.kubernetes.io/is-default-class")).map(String::as_str) == Some("true")
-                || ann.and_then(|a| a.get("storageclass.beta.kubernetes.io/is-default-class")).map(String::as_str) == Some("true")
+                || ann.and_then(|a| a.get("storageclass.beta.kubernetes.io/is-default-class")).map(String::as_str)
+                    == Some("true")
         })
     }
 }
@@ -466,7 +475,8 @@ pub fn parse_quantity(q: &str) -> Option<f64> {
     let split = q.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(q.len());
     let (num, suffix) = q.split_at(split);
     // An exponent form like 1e3 has no suffix; "1E" alone is exa.
-    let (num, suffix) = if suffix.is_empty() && (num.ends_with('E')) { (&num[..num.len() - 1], "E") } else { (num, suffix) };
+    let (num, suffix) =
+        if suffix.is_empty() && (num.ends_with('E')) { (&num[..num.len() - 1], "E") } else { (num, suffix) };
     let n: f64 = num.parse().ok()?;
     let mult = match suffix {
         "" => 1.0,

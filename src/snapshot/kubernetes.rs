@@ -37,10 +37,7 @@ impl ComponentSelector {
 
 impl Default for KubeScope {
     fn default() -> Self {
-        KubeScope {
-            namespaces: vec!["infrasage".to_string()],
-            components: default_components(),
-        }
+        KubeScope { namespaces: vec!["infrasage".to_string()], components: default_components() }
     }
 }
 

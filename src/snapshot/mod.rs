@@ -1,8 +1,8 @@
 //! The typed, read-only picture of the world that sources fill and checks read.
 //! Plain data, no clients: checks import these types, never a source module.
 
-pub mod kubernetes;
 pub mod kube_query;
+pub mod kubernetes;
 
 use std::collections::BTreeMap;
 
