@@ -7,3 +7,4 @@ pub mod config;
 pub mod fixtures;
 pub mod outcome;
 pub mod snapshot;
+pub mod sources;
