@@ -3,8 +3,14 @@
 
 pub mod catalogue;
 pub mod checks;
+pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod fixtures;
+pub mod metrics;
 pub mod outcome;
+pub mod report;
+pub mod results;
+pub mod server;
 pub mod snapshot;
 pub mod sources;

@@ -52,13 +52,8 @@ mod tests {
         let item = catalogue::find(id).unwrap();
         let s = Snapshot::default();
         let params = Params::resolve(item, None);
-        let ctx = CheckCtx {
-            item,
-            snapshot: &s,
-            params: &params,
-            now: parse_instant(now).unwrap(),
-            attestation: a.as_ref(),
-        };
+        let ctx =
+            CheckCtx { item, snapshot: &s, params: &params, now: parse_instant(now).unwrap(), attestation: a.as_ref() };
         let f = crate::checks::find(id).unwrap();
         f(&ctx).unwrap_or_else(Outcome::from)
     }

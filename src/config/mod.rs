@@ -6,7 +6,7 @@ mod types;
 mod validate;
 pub use validate::{component_selectors, parse_selector};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use types::*;
@@ -66,7 +66,10 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
 }
 
 /// As [`load`], with the environment given explicitly (tests).
-pub fn load_with_env(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigErrors> {
+pub fn load_with_env(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigErrors> {
     let mut builder = config::Config::builder();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path)
@@ -95,11 +98,57 @@ pub fn load_with_env(file: Option<&Path>, env: impl IntoIterator<Item = (String,
         let key = if key == "." { String::new() } else { key };
         ConfigErrors::one(key, e.into_inner().to_string())
     })?;
+    let mut config = config;
+    if let Some(dir) = file.and_then(Path::parent) {
+        resolve_relative(&mut config, dir);
+    }
     let errors = validate::validate(&config);
     if errors.is_empty() {
         Ok(config)
     } else {
         Err(ConfigErrors(errors))
+    }
+}
+
+/// Relative paths in the config are relative to the config file, as in Prometheus.
+fn resolve_relative(c: &mut Config, dir: &Path) {
+    let fix = |p: &mut PathBuf| {
+        if p.is_relative() && p.as_os_str() != "-" {
+            *p = dir.join(&*p);
+        }
+    };
+    let fix_tls = |t: &mut Option<TlsConfig>| {
+        if let Some(t) = t {
+            for p in [&mut t.ca_file, &mut t.cert_file, &mut t.key_file].into_iter().flatten() {
+                fix(p);
+            }
+        }
+    };
+    if let Some(k) = &mut c.kubernetes {
+        k.kubeconfig.iter_mut().for_each(fix);
+        k.manifests.iter_mut().for_each(fix);
+    }
+    if let Some(k) = &mut c.kafka {
+        if let Some(s) = &mut k.sasl {
+            s.password_file.iter_mut().for_each(fix);
+        }
+        fix_tls(&mut k.tls);
+    }
+    if let Some(ch) = &mut c.clickhouse {
+        ch.password_file.iter_mut().for_each(fix);
+        fix_tls(&mut ch.tls);
+    }
+    if let Some(s) = &mut c.services {
+        for ep in [&mut s.gateway, &mut s.aiops, &mut s.ml].into_iter().flatten() {
+            fix_tls(&mut ep.tls);
+        }
+    }
+    for src in [&mut c.prometheus, &mut c.alertmanager].into_iter().flatten() {
+        fix_tls(&mut src.tls);
+    }
+    for src in [&mut c.grafana, &mut c.infrasage_api].into_iter().flatten() {
+        src.token_file.iter_mut().for_each(fix);
+        fix_tls(&mut src.tls);
     }
 }
 

@@ -81,7 +81,10 @@ fn wrong_types_and_durations_name_the_key() {
 #[test]
 fn unknown_item_ids_are_refused() {
     assert_eq!(refused_keys("checks: { kafka_min_brokerz: { enabled: false } }"), vec!["checks.kafka_min_brokerz"]);
-    assert_eq!(refused_keys("attestations: { no_such_item: { by: a, at: 2026-01-01 } }"), vec!["attestations.no_such_item"]);
+    assert_eq!(
+        refused_keys("attestations: { no_such_item: { by: a, at: 2026-01-01 } }"),
+        vec!["attestations.no_such_item"]
+    );
     assert_eq!(
         refused_keys("attestations: { kafka_min_brokers: { by: a, at: 2026-01-01 } }"),
         vec!["attestations.kafka_min_brokers"]

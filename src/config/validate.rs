@@ -28,7 +28,10 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
         }
         if let Some(s) = &kf.sasl {
             if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&s.mechanism.as_str()) {
-                v.err("kafka.sasl.mechanism", format!("{:?} is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.mechanism));
+                v.err(
+                    "kafka.sasl.mechanism",
+                    format!("{:?} is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.mechanism),
+                );
             }
             v.file("kafka.sasl.password_file", s.password_file.as_deref());
             if s.password_file.is_none() && s.password.is_none() {
@@ -201,7 +204,9 @@ impl Validator {
             let key = format!("attestations.{id}");
             match catalogue::find(id) {
                 None => self.err(&key, "unknown item id (see `infrasage-readiness catalogue`)"),
-                Some(item) if item.automation != Automation::Attested && !item.sources.contains(&SourceId::Attestation) => {
+                Some(item)
+                    if item.automation != Automation::Attested && !item.sources.contains(&SourceId::Attestation) =>
+                {
                     self.err(&key, "this item is decided automatically and cannot be attested")
                 }
                 Some(_) => {}
@@ -267,11 +272,8 @@ pub fn component_selectors(k: &KubernetesConfig) -> BTreeMap<String, ComponentSe
     let mut out = default_components();
     for (name, sel) in &k.components {
         if let Ok(labels) = parse_selector(sel) {
-            let fallback = labels
-                .get("app.kubernetes.io/name")
-                .or_else(|| labels.values().next())
-                .cloned()
-                .unwrap_or_default();
+            let fallback =
+                labels.get("app.kubernetes.io/name").or_else(|| labels.values().next()).cloned().unwrap_or_default();
             out.insert(name.clone(), ComponentSelector { labels, name: fallback });
         }
     }

@@ -97,7 +97,8 @@ impl Loader {
                 .collect();
             entries.sort();
             for e in entries {
-                let is_manifest = e.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x, "yaml" | "yml" | "json"));
+                let is_manifest =
+                    e.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x, "yaml" | "yml" | "json"));
                 if e.is_dir() || is_manifest {
                     self.add_path(&e)?;
                 }
@@ -182,7 +183,9 @@ impl Loader {
 
 /// Deserializes one object; a namespaced object without a namespace lands in `default_ns`
 /// as `kubectl apply -n` would put it.
-fn typed<T: DeserializeOwned + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(
+fn typed<
+    T: DeserializeOwned + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+>(
     v: Value,
     default_ns: &str,
 ) -> Result<T, String> {
@@ -253,7 +256,11 @@ metadata: { name: w }
 "#,
         );
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!(k.deployments[0].metadata.namespace.as_deref(), Some("infrasage"), "defaults to the first namespace");
+        assert_eq!(
+            k.deployments[0].metadata.namespace.as_deref(),
+            Some("infrasage"),
+            "defaults to the first namespace"
+        );
         assert_eq!(k.config_maps[0].metadata.namespace.as_deref(), Some("other"));
         assert_eq!(k.services.len(), 1);
         assert_eq!(k.storage_classes[0].metadata.namespace, None, "cluster-scoped stays so");

@@ -1,0 +1,294 @@
+//! The command line of DESIGN.md: `serve`, `check`, `catalogue`, `config-check`.
+//! Exit codes of `check`: 0 no critical item fails or errors, 1 one does, 2 it could not run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::sync::watch;
+
+use crate::config::{self, Config};
+use crate::engine::Engine;
+use crate::results::{GateVerdict, Report};
+use crate::server::{self, Published};
+use crate::sources;
+
+#[derive(Parser, Debug)]
+#[command(name = "infrasage-readiness", version, about = "InfraSage production-readiness exporter and go-live gate")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Evaluate on an interval and serve /metrics, /api/v1/checks, /, /health and /ready.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (overrides `listen` in the config).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Rendered Kubernetes manifests (file, folder or - for stdin) instead of the live API.
+        #[arg(long)]
+        manifests: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Evaluate once and report: the go-live gate.
+    Check {
+        #[arg(long, required_unless_present = "manifests")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        manifests: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = CheckOutput::Table)]
+        output: CheckOutput,
+        /// Evaluate only these item ids.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Print every checklist item with its id, severity and rule.
+    Catalogue {
+        #[arg(long, value_enum, default_value_t = CatalogueOutput::Table)]
+        output: CatalogueOutput,
+    },
+    /// Validate a config file: exit 0 when it is good, 2 with every problem named when not.
+    ConfigCheck {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckOutput {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatalogueOutput {
+    Table,
+    Json,
+    Markdown,
+}
+
+const EXIT_RUN_FAILED: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config, listen, manifests, log_format } => {
+            init_logging(log_format, "info");
+            runtime().block_on(serve(config, listen, manifests))
+        }
+        Command::Check { config, manifests, output, only } => {
+            init_logging(LogFormat::Text, "warn");
+            runtime().block_on(check(config, manifests, output, only))
+        }
+        Command::Catalogue { output } => {
+            let text = match output {
+                CatalogueOutput::Table => crate::report::catalogue::table(),
+                CatalogueOutput::Json => crate::report::catalogue::json(),
+                CatalogueOutput::Markdown => crate::report::catalogue::markdown(),
+            };
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Command::ConfigCheck { config } => match config::load(Some(&config)) {
+            Ok(c) => {
+                let configured: Vec<&str> = [
+                    ("kubernetes", c.kubernetes.is_some()),
+                    ("kafka", c.kafka.is_some()),
+                    ("clickhouse", c.clickhouse.is_some()),
+                    ("services", c.services.is_some()),
+                    ("prometheus", c.prometheus.is_some()),
+                    ("alertmanager", c.alertmanager.is_some()),
+                    ("grafana", c.grafana.is_some()),
+                    ("infrasage_api", c.infrasage_api.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(n, on)| on.then_some(n))
+                .collect();
+                println!(
+                    "{}: ok (sources: {}; {} attestation(s), {} custom item(s))",
+                    config.display(),
+                    if configured.is_empty() { "none".to_string() } else { configured.join(", ") },
+                    c.attestations.len(),
+                    c.custom_checks.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_RUN_FAILED)
+            }
+        },
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts")
+}
+
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
+    config::load(path.map(|p| p.as_path())).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(EXIT_RUN_FAILED)
+    })
+}
+
+async fn check(config: Option<PathBuf>, manifests: Vec<PathBuf>, output: CheckOutput, only: Vec<String>) -> ExitCode {
+    let config = match load_config(config.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(bad) = only
+        .iter()
+        .find(|id| crate::catalogue::find(id).is_none() && !config.custom_checks.iter().any(|c| &c.id == *id))
+    {
+        eprintln!("--only: unknown item id {bad:?} (see `infrasage-readiness catalogue`)");
+        return ExitCode::from(EXIT_RUN_FAILED);
+    }
+    let set = match sources::build(&config, &manifests) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    };
+    let from_files = set.active.iter().any(|s| s.id() == crate::catalogue::SourceId::Kubernetes);
+    let engine = Engine::new(&config, set, (!only.is_empty()).then_some(only.as_slice()));
+    let report = engine.evaluate().await;
+    // Unreadable manifests are unreadable input, not a verdict about the cluster.
+    if from_files {
+        if let Some(e) = report.sources.iter().find(|s| s.source == "kubernetes").and_then(|s| s.error.as_ref()) {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    }
+    print!("{}", render(&report, output));
+    if report.summary.gate == GateVerdict::Fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn render(report: &Report, output: CheckOutput) -> String {
+    match output {
+        CheckOutput::Table => crate::report::table::render(report),
+        CheckOutput::Json => crate::report::json(report) + "\n",
+        CheckOutput::Junit => crate::report::junit::render(report),
+        CheckOutput::Markdown => crate::report::markdown::render(report),
+    }
+}
+
+async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: Vec<PathBuf>) -> ExitCode {
+    let mut config = match load_config(config_path.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    let set = match sources::build(&config, &manifests) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    };
+    if set.active.is_empty() {
+        tracing::warn!("no source is configured: every item will be skipped or unattested");
+    }
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", config.listen);
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    };
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| config.listen.clone());
+    tracing::info!(
+        version = crate::metrics::VERSION,
+        revision = crate::metrics::REVISION,
+        "listening on http://{addr}"
+    );
+
+    let engine = Arc::new(Engine::new(&config, set, None));
+    let (publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
+    let (stop, stopped) = watch::channel(false);
+    let evaluations = tokio::spawn(evaluate_forever(engine, config.interval.0, publish, stopped.clone()));
+    let http = tokio::spawn(server::serve(listener, latest, stopped));
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing in-flight work");
+    let _ = stop.send(true);
+    let _ = evaluations.await;
+    let _ = http.await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Evaluates now and every `interval`; a stop request waits for the running evaluation.
+async fn evaluate_forever(
+    engine: Arc<Engine>,
+    interval: std::time::Duration,
+    publish: watch::Sender<Option<Arc<Published>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let report = engine.evaluate().await;
+        let s = &report.summary;
+        tracing::info!(
+            pass = s.pass,
+            fail = s.fail,
+            error = s.error,
+            skipped = s.skipped,
+            took_seconds = report.duration_seconds,
+            "evaluation published"
+        );
+        let published = tokio::task::block_in_place(|| Published::new(report));
+        publish.send_replace(Some(Arc::new(published)));
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

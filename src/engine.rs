@@ -1,0 +1,249 @@
+//! The loop's one step: gather every source concurrently (each under its own timeout), build
+//! the snapshot, run every enabled item, and return an immutable [`Report`]. A failed source
+//! turns only its own items into `error`; everything else still evaluates.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+
+use crate::catalogue::{self, Automation, Category, Item, Severity, SourceId};
+use crate::checks::{self, CheckCtx, CheckFn, Params};
+use crate::config::{Attestation, Config, CustomCheck};
+use crate::outcome::{Outcome, Status};
+use crate::results::{CheckReport, Report, SourceReport, Summary, MAX_FINDINGS};
+use crate::snapshot::{Snapshot, SourceState};
+use crate::sources::{Gathered, Source, SourceSet};
+
+/// One enabled built-in item with its config applied.
+struct Planned {
+    item: &'static Item,
+    severity: Severity,
+    params: Params,
+    attestation: Option<Attestation>,
+    check: Option<CheckFn>,
+}
+
+pub struct Engine {
+    planned: Vec<Planned>,
+    custom: Vec<CustomCheck>,
+    doc_base: String,
+    sources: Vec<Arc<dyn Source>>,
+    idle: BTreeMap<SourceId, SourceState<()>>,
+    last_success: Mutex<BTreeMap<SourceId, DateTime<Utc>>>,
+}
+
+impl Engine {
+    /// `only`: evaluate just these ids (the CLI's `--only`); unknown ids are refused by the caller.
+    pub fn new(config: &Config, sources: SourceSet, only: Option<&[String]>) -> Engine {
+        let wanted = |id: &str| only.is_none_or(|o| o.iter().any(|x| x == id));
+        let planned = catalogue::ITEMS
+            .iter()
+            .filter(|item| wanted(item.id))
+            .filter_map(|item| {
+                let o = config.checks.get(item.id);
+                if o.and_then(|o| o.enabled) == Some(false) {
+                    return None;
+                }
+                Some(Planned {
+                    item,
+                    severity: o.and_then(|o| o.severity).unwrap_or(item.severity),
+                    params: Params::resolve(item, o.map(|o| &o.params)),
+                    attestation: config.attestations.get(item.id).cloned(),
+                    check: checks::find(item.id),
+                })
+            })
+            .collect();
+        let custom = config
+            .custom_checks
+            .iter()
+            .filter(|c| wanted(&c.id))
+            .filter(|c| config.checks.get(&c.id).and_then(|o| o.enabled) != Some(false))
+            .cloned()
+            .collect();
+        Engine {
+            planned,
+            custom,
+            doc_base: config.doc_base_url.clone(),
+            sources: sources.active.into_iter().map(Arc::from).collect(),
+            idle: sources.idle,
+            last_success: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub async fn evaluate(&self) -> Report {
+        let started = Instant::now();
+        let (snapshot, sources) = self.gather().await;
+        let now = Utc::now();
+        let checks = self.run_checks(&snapshot, now);
+        Report {
+            summary: Summary::of(&checks),
+            checks,
+            sources,
+            evaluated_at: now,
+            duration_seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    async fn gather(&self) -> (Snapshot, Vec<SourceReport>) {
+        let mut set = JoinSet::new();
+        for source in &self.sources {
+            let source = Arc::clone(source);
+            set.spawn(async move {
+                let started = Instant::now();
+                let limit = source.timeout();
+                let result = match tokio::time::timeout(limit, source.gather()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("timed out after {}", humantime::format_duration(limit))),
+                };
+                (source.id(), result, started.elapsed().as_secs_f64())
+            });
+        }
+        let mut snapshot = Snapshot::default();
+        let mut reports = Vec::new();
+        for (id, state) in &self.idle {
+            snapshot.set_state(*id, state.clone());
+            let (state, error) = match state {
+                SourceState::Unavailable(why) => ("unavailable", Some(why.clone())),
+                _ => ("not_configured", None),
+            };
+            reports.push(SourceReport {
+                source: id.as_str().to_string(),
+                state: state.to_string(),
+                duration_seconds: None,
+                last_success: None,
+                error,
+                warnings: Vec::new(),
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let Ok((id, result, took)) = joined else {
+                tracing::error!("a source task panicked");
+                continue;
+            };
+            let mut last = self.last_success.lock().expect("last-success lock");
+            let report = match result {
+                Ok(Gathered { data, warnings }) => {
+                    snapshot.insert(data);
+                    last.insert(id, Utc::now());
+                    SourceReport {
+                        source: id.as_str().into(),
+                        state: "ok".into(),
+                        duration_seconds: Some(took),
+                        last_success: last.get(&id).copied(),
+                        error: None,
+                        warnings,
+                    }
+                }
+                Err(why) => {
+                    tracing::warn!(source = id.as_str(), "source failed: {why}");
+                    snapshot.set_state(id, SourceState::Failed(why.clone()));
+                    SourceReport {
+                        source: id.as_str().into(),
+                        state: "failed".into(),
+                        duration_seconds: Some(took),
+                        last_success: last.get(&id).copied(),
+                        error: Some(why),
+                        warnings: Vec::new(),
+                    }
+                }
+            };
+            reports.push(report);
+        }
+        reports.sort_by(|a, b| a.source.cmp(&b.source));
+        (snapshot, reports)
+    }
+
+    fn run_checks(&self, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<CheckReport> {
+        let mut out: Vec<CheckReport> = self
+            .planned
+            .iter()
+            .map(|p| {
+                let outcome = match p.check {
+                    Some(f) => {
+                        let ctx = CheckCtx {
+                            item: p.item,
+                            snapshot,
+                            params: &p.params,
+                            now,
+                            attestation: p.attestation.as_ref(),
+                        };
+                        run_guarded(f, &ctx)
+                    }
+                    None => undecided_by_sources(p.item.sources, snapshot),
+                };
+                self.report(p.item, p.severity, outcome)
+            })
+            .collect();
+        for c in &self.custom {
+            let source = c.request.source.split('.').next().unwrap_or("");
+            let outcome = Outcome::skipped(format!(
+                "custom items over {source} are evaluated by the HTTP sources, not gathered by this build"
+            ));
+            out.push(CheckReport {
+                id: c.id.clone(),
+                category: c.category.clone(),
+                severity: c.severity,
+                status: outcome.status,
+                title: c.title.clone(),
+                doc: String::new(),
+                automation: Automation::Automated,
+                findings: Vec::new(),
+                findings_total: 0,
+                reason: outcome.reason,
+            });
+        }
+        out
+    }
+
+    fn report(&self, item: &Item, severity: Severity, mut outcome: Outcome) -> CheckReport {
+        let total = outcome.findings.len();
+        outcome.findings.truncate(MAX_FINDINGS);
+        CheckReport {
+            id: item.id.to_string(),
+            category: item.category.as_str().to_string(),
+            severity,
+            status: outcome.status,
+            title: item.title.to_string(),
+            doc: catalogue::doc_link(&self.doc_base, item.anchor),
+            automation: item.automation,
+            findings: outcome.findings,
+            findings_total: total,
+            reason: outcome.reason,
+        }
+    }
+}
+
+/// A check that panics is a bug; it becomes that item's error, not the process's end.
+fn run_guarded(f: CheckFn, ctx: &CheckCtx) -> Outcome {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+        Ok(Ok(o)) => o,
+        Ok(Err(u)) => u.into(),
+        Err(_) => {
+            tracing::error!(check = ctx.item.id, "check panicked");
+            Outcome::error("internal error: the check panicked (see the log)")
+        }
+    }
+}
+
+/// For items without a check function in this build: why they are not decided.
+fn undecided_by_sources(sources: &[SourceId], snapshot: &Snapshot) -> Outcome {
+    for s in sources {
+        if let Err(u) = snapshot.source_status(*s) {
+            return u.into();
+        }
+    }
+    Outcome::skipped("not evaluated by this build")
+}
+
+/// Category order for grouped outputs; custom categories use the same names.
+pub fn category_rank(name: &str) -> usize {
+    Category::parse(name).map(|c| c as usize).unwrap_or(usize::MAX)
+}
+
+pub fn is_failing(status: Status) -> bool {
+    matches!(status, Status::Fail | Status::Error)
+}

@@ -1,0 +1,106 @@
+//! Every metric family the exporter serves, rendered once per evaluation into the text
+//! exposition format; scrapes are then served from memory and never touch a source.
+//! Conventions of kube-state-metrics: StateSets, `_info` series, base units, no aggregates.
+
+use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
+
+use crate::outcome::Status;
+use crate::results::Report;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("GIT_REVISION");
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).expect("metric definitions are valid");
+    registry.register(Box::new(g.clone())).expect("each family is registered once");
+    g
+}
+
+/// The whole `/metrics` body for one evaluation.
+pub fn render(report: &Report) -> String {
+    let r = Registry::new();
+    let status = gauge(
+        &r,
+        "infrasage_readiness_check_status",
+        "Readiness item status as a StateSet: the series of the current status is 1, the others 0.",
+        &["check", "category", "severity", "status"],
+    );
+    let info = gauge(
+        &r,
+        "infrasage_readiness_check_info",
+        "Static facts about a readiness item; always 1.",
+        &["check", "category", "severity", "automation", "title", "doc"],
+    );
+    let findings = gauge(
+        &r,
+        "infrasage_readiness_check_findings",
+        "Number of offending objects found by a readiness item.",
+        &["check"],
+    );
+    for c in &report.checks {
+        for s in Status::ALL {
+            status.with_label_values(&[&c.id, &c.category, c.severity.as_str(), s.as_str()]).set(if c.status == s {
+                1.0
+            } else {
+                0.0
+            });
+        }
+        info.with_label_values(&[&c.id, &c.category, c.severity.as_str(), c.automation.as_str(), &c.title, &c.doc])
+            .set(1.0);
+        findings.with_label_values(&[&c.id]).set(c.findings_total as f64);
+    }
+
+    let up = gauge(&r, "infrasage_readiness_source_up", "Whether the last gather of a source succeeded.", &["source"]);
+    let duration = gauge(
+        &r,
+        "infrasage_readiness_source_duration_seconds",
+        "How long the last gather of a source took.",
+        &["source"],
+    );
+    let last_success = gauge(
+        &r,
+        "infrasage_readiness_source_last_success_timestamp_seconds",
+        "Unix time of the last successful gather of a source.",
+        &["source"],
+    );
+    let warnings = gauge(
+        &r,
+        "infrasage_readiness_source_warnings",
+        "Problems in the last gather that did not stop it (e.g. malformed manifest documents).",
+        &["source"],
+    );
+    for s in report.sources.iter().filter(|s| s.was_gathered()) {
+        up.with_label_values(&[&s.source]).set(if s.state == "ok" { 1.0 } else { 0.0 });
+        if let Some(d) = s.duration_seconds {
+            duration.with_label_values(&[&s.source]).set(d);
+        }
+        if let Some(t) = s.last_success {
+            last_success.with_label_values(&[&s.source]).set(t.timestamp_millis() as f64 / 1000.0);
+        }
+        warnings.with_label_values(&[&s.source]).set(s.warnings.len() as f64);
+    }
+
+    gauge(
+        &r,
+        "infrasage_readiness_last_evaluation_timestamp_seconds",
+        "Unix time the last evaluation was published.",
+        &[],
+    )
+    .with_label_values::<&str>(&[])
+    .set(report.evaluated_at.timestamp_millis() as f64 / 1000.0);
+    gauge(&r, "infrasage_readiness_evaluation_duration_seconds", "How long the last evaluation took.", &[])
+        .with_label_values::<&str>(&[])
+        .set(report.duration_seconds);
+    gauge(
+        &r,
+        "infrasage_readiness_build_info",
+        "Version and revision of the exporter; always 1.",
+        &["version", "revision"],
+    )
+    .with_label_values(&[VERSION, REVISION])
+    .set(1.0);
+
+    let mut buf = Vec::new();
+    TextEncoder::new().encode(&r.gather(), &mut buf).expect("text encoding into memory cannot fail");
+    String::from_utf8(buf).expect("the text format is UTF-8")
+}
