@@ -1,24 +1,886 @@
 //! Checks of the network category.
 
+use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::networking::v1::{
+    Ingress, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::secrets::{looked_for, service_workloads};
 use super::CheckCtx;
-use crate::outcome::{CheckResult, Undecided};
+use crate::outcome::{CheckResult, Finding, Outcome};
+use crate::snapshot::kube_query::{name_of, namespace_of, object_ref, selector_is_empty};
+use crate::snapshot::{Component, EnvValue, KubeSnapshot};
 
-pub fn mtls_enabled(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+pub fn mtls_enabled(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let env_name = ctx.params.str("env_name")?;
+    let (workloads, mut findings) = service_workloads(k);
+
+    for w in &workloads {
+        // Init containers do not serve traffic; one main container with mTLS on is the service.
+        let mains: Vec<&Container> = w.containers().filter(|(_, init)| !init).map(|(c, _)| c).collect();
+        let mut on = false;
+        // The first container with the most telling reason speaks for the workload.
+        let mut worst: Option<(u8, &Container, String)> = None;
+        for c in &mains {
+            match mtls_state(k, w.namespace(), c, env_name) {
+                Ok(()) => on = true,
+                Err((rank, why)) => {
+                    if worst.as_ref().is_none_or(|(r, _, _)| rank > *r) {
+                        worst = Some((rank, c, why));
+                    }
+                }
+            }
+        }
+        if on {
+            continue;
+        }
+        findings.push(match worst {
+            None => Finding::new(w.object(), "has no containers"),
+            // Several containers none of which sets it: the workload, not one container, is at fault.
+            Some((0, _, _)) if mains.len() > 1 => Finding::new(w.object(), format!("no container sets {env_name}")),
+            Some((_, c, why)) => Finding::new(w.container_ref(c, false), why),
+        });
+    }
+
+    Ok(Outcome::from_findings(
+        findings,
+        format!("{env_name} resolves to true in all {} InfraSage service workload(s)", workloads.len()),
+    ))
 }
 
-pub fn gateway_tls_ingress(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+/// Whether a container's env turns mTLS on; otherwise why not, ranked by how much the reason
+/// tells (a wrong value beats "not set") so the finding shows the most useful one.
+fn mtls_state(k: &KubeSnapshot, ns: &str, c: &Container, env_name: &str) -> Result<(), (u8, String)> {
+    let env = k.resolve_env(ns, c);
+    let is_true = |v: &str| v.trim().eq_ignore_ascii_case("true");
+    match env.get(env_name) {
+        Some(EnvValue::Literal(v)) if is_true(v) => Ok(()),
+        Some(EnvValue::Literal(v)) => Err((4, format!("{env_name} is set to {}, not true", quote(v)))),
+        Some(EnvValue::ConfigMap { value: Some(v), .. }) if is_true(v) => Ok(()),
+        Some(EnvValue::ConfigMap { name, key, value: Some(v) }) => {
+            Err((4, format!("{env_name} is set to {} by ConfigMap {name} key {key}, not true", quote(v))))
+        }
+        Some(EnvValue::ConfigMap { name, key, value: None }) => {
+            if config_map_exists(k, ns, name) {
+                Err((3, format!("{env_name} comes from ConfigMap {name}, which has no key {key}")))
+            } else {
+                Err((
+                    2,
+                    format!("{env_name} comes from ConfigMap {name}, which is not in the snapshot (value unknown)"),
+                ))
+            }
+        }
+        Some(EnvValue::Secret { name, key }) => {
+            Err((3, format!("{env_name} comes from Secret {name} key {key}, so its value cannot be verified")))
+        }
+        Some(EnvValue::Other) => {
+            Err((3, format!("{env_name} comes from a field reference, so its value cannot be verified")))
+        }
+        None if !env.opaque_sources.is_empty() => Err((
+            1,
+            format!(
+                "{env_name} is not set unless envFrom {} sets it, which is not in the snapshot (value unknown)",
+                env.opaque_sources.join(", ")
+            ),
+        )),
+        None => Err((0, format!("{env_name} is not set"))),
+    }
 }
 
-pub fn admin_ui_not_public(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+/// A non-secret value quoted for a finding, cut short so a finding stays one line.
+fn quote(v: &str) -> String {
+    let cut: String = v.chars().take(40).collect();
+    if cut.len() < v.len() {
+        format!("{:?}…", cut)
+    } else {
+        format!("{cut:?}")
+    }
 }
 
-pub fn network_policies_namespace_isolation(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+fn config_map_exists(k: &KubeSnapshot, ns: &str, name: &str) -> bool {
+    k.config_maps.iter().any(|m| namespace_of(&m.metadata) == ns && name_of(&m.metadata) == name)
 }
 
-pub fn egress_restricted(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+// A configured public gateway URL's certificate is checked by the HTTP sources once they exist;
+// from Kubernetes objects alone, declared TLS termination is what can be seen.
+pub fn gateway_tls_ingress(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let tls_annotations = ctx.params.list("tls_annotations")?;
+    let services = k.component_services(Component::Gateway);
+    if services.is_empty() {
+        let what = looked_for(k, Component::Gateway).unwrap_or_else(|| "has a configured selector".to_string());
+        let f = Finding::new(
+            "Component/gateway",
+            format!("no Service in namespace {} routes to the gateway or {what}", k.scope.namespaces.join(",")),
+        );
+        return Ok(Outcome::from_findings(vec![f], ""));
+    }
+    let ingresses = k.ingresses_to(&services);
+
+    if let Some(ing) = ingresses.iter().find(|i| has_tls(i)) {
+        return Ok(Outcome::pass(format!("{} routes to the gateway with tls", object_ref("Ingress", &ing.metadata))));
+    }
+    for s in &services {
+        let lb = s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer");
+        let ann = s.metadata.annotations.as_ref();
+        if let Some(a) = tls_annotations.iter().find(|a| lb && ann.is_some_and(|m| m.contains_key(a.as_str()))) {
+            return Ok(Outcome::pass(format!(
+                "{} is a LoadBalancer with TLS annotation {a}",
+                object_ref("Service", &s.metadata)
+            )));
+        }
+    }
+
+    let mut findings = Vec::new();
+    for s in &services {
+        let lb = s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer");
+        let why = if lb {
+            "is a LoadBalancer without a TLS annotation and no Ingress with tls routes to it"
+        } else {
+            "no Ingress with tls routes to it and it is not a LoadBalancer with a TLS annotation"
+        };
+        findings.push(Finding::new(object_ref("Service", &s.metadata), why));
+    }
+    for ing in &ingresses {
+        findings.push(Finding::new(object_ref("Ingress", &ing.metadata), "routes to the gateway without tls"));
+    }
+    Ok(Outcome::from_findings(findings, ""))
+}
+
+fn has_tls(ing: &Ingress) -> bool {
+    ing.spec.as_ref().and_then(|s| s.tls.as_ref()).is_some_and(|t| !t.is_empty())
+}
+
+pub fn admin_ui_not_public(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let internal_annotations = ctx.params.list("internal_annotations")?;
+    let internal_class = ctx.params.regex("internal_class_pattern")?;
+    let source_range_annotations = ctx.params.list("source_range_annotations")?;
+    let services = k.component_services(Component::AdminUi);
+    if services.is_empty() {
+        return Ok(Outcome::pass("no admin UI Service in scope, so nothing exposes the admin UI"));
+    }
+
+    let mut findings = Vec::new();
+    for s in &services {
+        let type_ = s.spec.as_ref().and_then(|sp| sp.type_.as_deref()).unwrap_or("ClusterIP");
+        if type_ != "LoadBalancer" && type_ != "NodePort" {
+            continue;
+        }
+        let ann = s.metadata.annotations.as_ref();
+        // "key=value" wants that value (any case); a bare "key" is satisfied by any value.
+        let internal = internal_annotations.iter().any(|pair| {
+            let (key, want) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+            ann.and_then(|m| m.get(key)).is_some_and(|have| want.is_empty() || have.trim().eq_ignore_ascii_case(want))
+        });
+        if !internal {
+            findings.push(Finding::new(
+                object_ref("Service", &s.metadata),
+                format!("is type {type_} without an internal load-balancer annotation"),
+            ));
+        }
+    }
+
+    let ingresses = k.ingresses_to(&services);
+    for ing in &ingresses {
+        let ann = ing.metadata.annotations.as_ref();
+        let class = ing
+            .spec
+            .as_ref()
+            .and_then(|s| s.ingress_class_name.as_deref())
+            .or_else(|| ann.and_then(|m| m.get("kubernetes.io/ingress.class")).map(String::as_str));
+        if class.is_some_and(|c| internal_class.is_match(c)) {
+            continue;
+        }
+        let allow_list = source_range_annotations
+            .iter()
+            .any(|a| ann.and_then(|m| m.get(a.as_str())).is_some_and(|v| !v.trim().is_empty()));
+        if allow_list {
+            continue;
+        }
+        let class_text = match class {
+            Some(c) => format!("uses class {c}, which is not internal"),
+            None => "has no ingress class (the cluster default applies)".to_string(),
+        };
+        findings.push(Finding::new(
+            object_ref("Ingress", &ing.metadata),
+            format!("{class_text}, and has no source-range allow-list"),
+        ));
+    }
+
+    Ok(Outcome::from_findings(
+        findings,
+        format!(
+            "{} admin UI Service(s) are internal or not exposed, and {} Ingress(es) to them use an internal class or a source-range allow-list",
+            services.len(),
+            ingresses.len()
+        ),
+    ))
+}
+
+pub fn network_policies_namespace_isolation(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let mut findings = Vec::new();
+    let namespaces = scope_namespaces(k);
+    for ns in &namespaces {
+        let policies = policies_in(k, ns);
+        if !policies.iter().any(|(_, s)| selects_all_pods(s) && effective_types(s).ingress) {
+            findings.push(Finding::new(
+                format!("Namespace/{ns}"),
+                "no NetworkPolicy selects all pods with Ingress in its policyTypes",
+            ));
+        }
+        for (p, s) in &policies {
+            // Rules of a direction the policy does not enforce are ignored by the API.
+            if !effective_types(s).ingress {
+                continue;
+            }
+            for (i, rule) in s.ingress.iter().flatten().enumerate() {
+                if let Some(why) = open_ingress_rule(rule) {
+                    findings.push(Finding::new(
+                        format!("{} ingress rule {}", object_ref("NetworkPolicy", &p.metadata), i + 1),
+                        why,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Outcome::from_findings(
+        findings,
+        format!(
+            "{} namespace(s) have a NetworkPolicy isolating all pods for ingress and no ingress rule admits every namespace",
+            namespaces.len()
+        ),
+    ))
+}
+
+pub fn egress_restricted(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let mut findings = Vec::new();
+    let namespaces = scope_namespaces(k);
+    for ns in &namespaces {
+        let policies = policies_in(k, ns);
+        if !policies.iter().any(|(_, s)| selects_all_pods(s) && effective_types(s).egress) {
+            findings.push(Finding::new(
+                format!("Namespace/{ns}"),
+                "no NetworkPolicy selects all pods with Egress in its policyTypes",
+            ));
+        }
+        for (p, s) in &policies {
+            if !effective_types(s).egress {
+                continue;
+            }
+            for (i, rule) in s.egress.iter().flatten().enumerate() {
+                if let Some(why) = open_egress_rule(rule) {
+                    findings.push(Finding::new(
+                        format!("{} egress rule {}", object_ref("NetworkPolicy", &p.metadata), i + 1),
+                        why,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Outcome::from_findings(
+        findings,
+        format!(
+            "{} namespace(s) have a NetworkPolicy restricting egress of all pods and no egress rule allows every destination",
+            namespaces.len()
+        ),
+    ))
+}
+
+fn scope_namespaces(k: &KubeSnapshot) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for ns in &k.scope.namespaces {
+        if !out.contains(&ns.as_str()) {
+            out.push(ns);
+        }
+    }
+    out
+}
+
+fn policies_in<'a>(k: &'a KubeSnapshot, ns: &str) -> Vec<(&'a NetworkPolicy, &'a NetworkPolicySpec)> {
+    k.network_policies
+        .iter()
+        .filter(|p| namespace_of(&p.metadata) == ns)
+        .filter_map(|p| p.spec.as_ref().map(|s| (p, s)))
+        .collect()
+}
+
+/// An absent podSelector is `{}` once the API server has it: all pods of the namespace.
+fn selects_all_pods(s: &NetworkPolicySpec) -> bool {
+    s.pod_selector.as_ref().is_none_or(selector_is_empty)
+}
+
+struct PolicyTypes {
+    ingress: bool,
+    egress: bool,
+}
+
+/// policyTypes as the API server defaults them: unset (or empty) means Ingress, plus Egress
+/// when the policy has egress rules.
+fn effective_types(s: &NetworkPolicySpec) -> PolicyTypes {
+    match s.policy_types.as_ref().filter(|t| !t.is_empty()) {
+        Some(types) => PolicyTypes {
+            ingress: types.iter().any(|t| t.eq_ignore_ascii_case("Ingress")),
+            egress: types.iter().any(|t| t.eq_ignore_ascii_case("Egress")),
+        },
+        None => PolicyTypes { ingress: true, egress: s.egress.as_ref().is_some_and(|e| !e.is_empty()) },
+    }
+}
+
+/// A namespaceSelector that picks every namespace: `{}`, or only `Exists` on the label the API
+/// server puts on every namespace.
+fn selects_every_namespace(sel: &LabelSelector) -> bool {
+    let no_labels = sel.match_labels.as_ref().is_none_or(|m| m.is_empty());
+    no_labels
+        && sel
+            .match_expressions
+            .iter()
+            .flatten()
+            .all(|e| e.key == "kubernetes.io/metadata.name" && e.operator == "Exists")
+}
+
+fn open_ingress_rule(rule: &NetworkPolicyIngressRule) -> Option<String> {
+    let ports = ports_text(rule.ports.as_deref());
+    let Some(peers) = rule.from.as_ref().filter(|f| !f.is_empty()) else {
+        return Some(format!("has no from, so it admits every source{ports}"));
+    };
+    peers.iter().enumerate().find_map(|(i, peer)| {
+        let every_ns = peer.namespace_selector.as_ref().is_some_and(selects_every_namespace);
+        let any_pod = peer.pod_selector.as_ref().is_none_or(selector_is_empty);
+        (every_ns && any_pod)
+            .then(|| format!("from peer {} has an empty namespaceSelector, so it admits every namespace{ports}", i + 1))
+    })
+}
+
+fn open_egress_rule(rule: &NetworkPolicyEgressRule) -> Option<String> {
+    let ports = ports_text(rule.ports.as_deref());
+    let Some(peers) = rule.to.as_ref().filter(|t| !t.is_empty()) else {
+        return Some(format!("has no to, so it allows every destination{ports}"));
+    };
+    // A /0 block is every address whatever it excepts; ports narrow the protocol, not the reach.
+    peers.iter().enumerate().find_map(|(i, peer)| {
+        let block = peer.ip_block.as_ref()?;
+        let all = block.cidr.trim().rsplit_once('/').is_some_and(|(_, len)| len.trim().parse::<u8>() == Ok(0));
+        all.then(|| {
+            format!("to peer {} is ipBlock {}, which allows every destination{ports}", i + 1, block.cidr.trim())
+        })
+    })
+}
+
+fn ports_text(ports: Option<&[NetworkPolicyPort]>) -> String {
+    let Some(ports) = ports.filter(|p| !p.is_empty()) else { return " on any port".to_string() };
+    let list: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            let port = match &p.port {
+                Some(IntOrString::Int(n)) => n.to_string(),
+                Some(IntOrString::String(s)) => s.clone(),
+                None => "any".to_string(),
+            };
+            let port = match p.end_port {
+                Some(end) => format!("{port}-{end}"),
+                None => port,
+            };
+            format!("{port}/{}", p.protocol.as_deref().unwrap_or("TCP"))
+        })
+        .collect();
+    format!(" on port(s) {}", list.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyPeer};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    use super::*;
+    use crate::catalogue;
+    use crate::checks::Params;
+    use crate::fixtures::{
+        config_map, container, deny_all_policy, good_stack, ingress, labels, meta, service, with_annotations,
+        ContainerB, NS,
+    };
+    use crate::outcome::Status;
+    use crate::snapshot::{Snapshot, SourceState};
+
+    fn run(id: &str, k: KubeSnapshot) -> Outcome {
+        let item = catalogue::find(id).unwrap();
+        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
+        let params = Params::resolve(item, None);
+        let now = DateTime::<Utc>::from_timestamp(1_750_000_000, 0).unwrap();
+        let ctx = CheckCtx { item, snapshot: &s, params: &params, now, attestation: None };
+        crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
+    }
+
+    fn objects(o: &Outcome) -> Vec<&str> {
+        o.findings.iter().map(|f| f.object.as_str()).collect()
+    }
+
+    fn deploy_mut<'a>(k: &'a mut KubeSnapshot, name: &str) -> &'a mut Deployment {
+        k.deployments.iter_mut().find(|d| d.metadata.name.as_deref() == Some(name)).unwrap()
+    }
+
+    fn set_container(k: &mut KubeSnapshot, deploy: &str, c: ContainerB) {
+        let d = deploy_mut(k, deploy);
+        d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0] = c.0;
+    }
+
+    /// The stack with the gateway's only container replaced.
+    fn gateway_with(c: ContainerB) -> KubeSnapshot {
+        let mut k = good_stack();
+        set_container(&mut k, "ingestion-gateway", c);
+        k
+    }
+
+    fn gw() -> ContainerB {
+        container("ingestion-gateway")
+    }
+
+    // ---- NetworkPolicy builders
+
+    fn all_pods() -> LabelSelector {
+        LabelSelector::default()
+    }
+
+    fn match_labels(pairs: &[(&str, &str)]) -> LabelSelector {
+        LabelSelector { match_labels: Some(labels(pairs)), ..Default::default() }
+    }
+
+    fn exists(key: &str) -> LabelSelector {
+        LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: key.into(),
+                operator: "Exists".into(),
+                values: None,
+            }]),
+            ..Default::default()
+        }
+    }
+
+    fn policy(
+        name: &str,
+        pods: LabelSelector,
+        types: Option<&[&str]>,
+        ingress: Vec<NetworkPolicyIngressRule>,
+        egress: Vec<NetworkPolicyEgressRule>,
+    ) -> NetworkPolicy {
+        NetworkPolicy {
+            metadata: meta(NS, name),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(pods),
+                policy_types: types.map(|t| t.iter().map(|s| s.to_string()).collect()),
+                ingress: (!ingress.is_empty()).then_some(ingress),
+                egress: (!egress.is_empty()).then_some(egress),
+            }),
+        }
+    }
+
+    fn from(peers: Vec<NetworkPolicyPeer>) -> NetworkPolicyIngressRule {
+        NetworkPolicyIngressRule { from: Some(peers), ports: None }
+    }
+
+    fn to(peers: Vec<NetworkPolicyPeer>, ports: Vec<NetworkPolicyPort>) -> NetworkPolicyEgressRule {
+        NetworkPolicyEgressRule { to: Some(peers), ports: (!ports.is_empty()).then_some(ports) }
+    }
+
+    fn namespaces(sel: LabelSelector) -> NetworkPolicyPeer {
+        NetworkPolicyPeer { namespace_selector: Some(sel), ..Default::default() }
+    }
+
+    fn pods(sel: LabelSelector) -> NetworkPolicyPeer {
+        NetworkPolicyPeer { pod_selector: Some(sel), ..Default::default() }
+    }
+
+    fn cidr(c: &str, except: &[&str]) -> NetworkPolicyPeer {
+        NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: c.into(),
+                except: (!except.is_empty()).then(|| except.iter().map(|s| s.to_string()).collect()),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn port(n: i32, protocol: &str) -> NetworkPolicyPort {
+        NetworkPolicyPort { port: Some(IntOrString::Int(n)), protocol: Some(protocol.into()), end_port: None }
+    }
+
+    fn with_policies(policies: Vec<NetworkPolicy>) -> KubeSnapshot {
+        let mut k = good_stack();
+        k.network_policies = policies;
+        k
+    }
+
+    #[test]
+    fn good_stack_passes_every_network_item() {
+        for id in [
+            "mtls_enabled",
+            "gateway_tls_ingress",
+            "admin_ui_not_public",
+            "network_policies_namespace_isolation",
+            "egress_restricted",
+        ] {
+            let o = run(id, good_stack());
+            assert_eq!(o.status, Status::Pass, "{id}: {o:?}");
+            assert!(o.reason.is_some());
+        }
+    }
+
+    // ---- mtls_enabled
+
+    #[test]
+    fn mtls_literal_true_passes_and_false_is_quoted() {
+        assert_eq!(run("mtls_enabled", gateway_with(gw().env("MTLS_ENABLED", " TRUE "))).status, Status::Pass);
+        let o = run("mtls_enabled", gateway_with(gw().env("MTLS_ENABLED", "false")));
+        assert_eq!(objects(&o), ["Deployment/infrasage/ingestion-gateway container ingestion-gateway"]);
+        assert_eq!(o.findings[0].message, "MTLS_ENABLED is set to \"false\", not true");
+    }
+
+    #[test]
+    fn mtls_env_wins_over_env_from() {
+        let o =
+            run("mtls_enabled", gateway_with(gw().env_from_config_map("infrasage-config").env("MTLS_ENABLED", "0")));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.findings[0].message, "MTLS_ENABLED is set to \"0\", not true");
+
+        let mut k = gateway_with(gw().env_config_map("MTLS_ENABLED", "off", "MTLS_ENABLED").env_from_config_map("on"));
+        k.config_maps.push(config_map("off", &[("MTLS_ENABLED", "false")]));
+        k.config_maps.push(config_map("on", &[("MTLS_ENABLED", "true")]));
+        let o = run("mtls_enabled", k);
+        assert_eq!(
+            o.findings[0].message,
+            "MTLS_ENABLED is set to \"false\" by ConfigMap off key MTLS_ENABLED, not true"
+        );
+    }
+
+    #[test]
+    fn mtls_later_env_from_wins_over_earlier() {
+        let stack = |first: &str, second: &str| {
+            let mut k = gateway_with(gw().env_from_config_map(first).env_from_config_map(second));
+            k.config_maps.push(config_map("off", &[("MTLS_ENABLED", "false")]));
+            k.config_maps.push(config_map("on", &[("MTLS_ENABLED", "true")]));
+            k
+        };
+        assert_eq!(run("mtls_enabled", stack("off", "on")).status, Status::Pass);
+        let o = run("mtls_enabled", stack("on", "off"));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["Deployment/infrasage/ingestion-gateway container ingestion-gateway"]);
+    }
+
+    #[test]
+    fn mtls_unverifiable_sources_are_findings() {
+        let o = run("mtls_enabled", gateway_with(gw().env_secret("MTLS_ENABLED", "flags", "mtls")));
+        assert_eq!(
+            o.findings[0].message,
+            "MTLS_ENABLED comes from Secret flags key mtls, so its value cannot be verified"
+        );
+
+        let o = run("mtls_enabled", gateway_with(gw().env_from_config_map("rendered-elsewhere")));
+        assert!(o.findings[0].message.contains("envFrom ConfigMap rendered-elsewhere"), "{o:?}");
+        assert!(o.findings[0].message.contains("value unknown"));
+
+        let o = run("mtls_enabled", gateway_with(gw().env_config_map("MTLS_ENABLED", "rendered-elsewhere", "mtls")));
+        assert!(o.findings[0].message.contains("not in the snapshot (value unknown)"), "{o:?}");
+
+        let o = run("mtls_enabled", gateway_with(gw()));
+        assert_eq!(o.findings[0].message, "MTLS_ENABLED is not set");
+    }
+
+    #[test]
+    fn mtls_one_main_container_suffices_and_init_containers_do_not_count() {
+        let mut k = good_stack();
+        let d = deploy_mut(&mut k, "aiops-engine");
+        let pod = d.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+        pod.containers.push(container("sidecar").0);
+        assert_eq!(run("mtls_enabled", k.clone()).status, Status::Pass);
+
+        let d = deploy_mut(&mut k, "aiops-engine");
+        let pod = d.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+        let main = pod.containers.remove(0);
+        pod.init_containers = Some(vec![main]);
+        let o = run("mtls_enabled", k);
+        assert_eq!(objects(&o), ["Deployment/infrasage/aiops-engine container sidecar"]);
+    }
+
+    #[test]
+    fn mtls_missing_component_is_a_finding() {
+        let mut k = good_stack();
+        k.deployments.retain(|d| d.metadata.name.as_deref() != Some("admin-ui"));
+        let o = run("mtls_enabled", k);
+        assert_eq!(objects(&o), ["Component/admin_ui"]);
+        assert!(o.findings[0].message.contains("app.kubernetes.io/name=admin-ui"));
+    }
+
+    // ---- gateway_tls_ingress
+
+    #[test]
+    fn gateway_ingress_without_tls_fails_on_service_and_ingress() {
+        let mut k = good_stack();
+        k.ingresses[0] = ingress("gateway", "ingestion-gateway", Some("nginx"), false);
+        let o = run("gateway_tls_ingress", k);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["Service/infrasage/ingestion-gateway", "Ingress/infrasage/gateway"]);
+        assert_eq!(o.findings[1].message, "routes to the gateway without tls");
+    }
+
+    #[test]
+    fn gateway_load_balancer_with_tls_annotation_passes() {
+        let mut k = good_stack();
+        k.ingresses.remove(0);
+        k.services[0] = with_annotations(
+            service("ingestion-gateway", "ingestion-gateway", "LoadBalancer"),
+            &[("service.beta.kubernetes.io/aws-load-balancer-ssl-cert", "arn:aws:acm:eu-west-1:1:certificate/x")],
+        );
+        let o = run("gateway_tls_ingress", k.clone());
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o.reason.unwrap().contains("Service/infrasage/ingestion-gateway is a LoadBalancer"));
+
+        k.services[0] = service("ingestion-gateway", "ingestion-gateway", "LoadBalancer");
+        let o = run("gateway_tls_ingress", k);
+        assert_eq!(objects(&o), ["Service/infrasage/ingestion-gateway"]);
+        assert!(o.findings[0].message.contains("LoadBalancer without a TLS annotation"));
+    }
+
+    #[test]
+    fn no_gateway_service_is_a_finding() {
+        let mut k = good_stack();
+        k.services.retain(|s| s.metadata.name.as_deref() != Some("ingestion-gateway"));
+        let o = run("gateway_tls_ingress", k);
+        assert_eq!(objects(&o), ["Component/gateway"]);
+    }
+
+    // ---- admin_ui_not_public
+
+    #[test]
+    fn admin_public_ingress_class_fails_unless_allow_listed() {
+        let mut k = good_stack();
+        k.ingresses[1] = ingress("admin", "admin-ui", Some("nginx"), true);
+        let o = run("admin_ui_not_public", k.clone());
+        assert_eq!(objects(&o), ["Ingress/infrasage/admin"]);
+        assert_eq!(
+            o.findings[0].message,
+            "uses class nginx, which is not internal, and has no source-range allow-list"
+        );
+
+        k.ingresses[1] = with_annotations(
+            k.ingresses[1].clone(),
+            &[("nginx.ingress.kubernetes.io/whitelist-source-range", "10.0.0.0/8")],
+        );
+        assert_eq!(run("admin_ui_not_public", k).status, Status::Pass);
+    }
+
+    #[test]
+    fn admin_ingress_class_annotation_counts() {
+        let mut k = good_stack();
+        k.ingresses[1] = with_annotations(
+            ingress("admin", "admin-ui", None, true),
+            &[("kubernetes.io/ingress.class", "internal-nginx")],
+        );
+        assert_eq!(run("admin_ui_not_public", k.clone()).status, Status::Pass);
+        k.ingresses[1] = ingress("admin", "admin-ui", None, true);
+        let o = run("admin_ui_not_public", k);
+        assert!(o.findings[0].message.starts_with("has no ingress class"));
+    }
+
+    #[test]
+    fn admin_load_balancer_needs_internal_annotation() {
+        let mut k = good_stack();
+        k.services[3] = service("admin-ui", "admin-ui", "LoadBalancer");
+        let o = run("admin_ui_not_public", k.clone());
+        assert_eq!(objects(&o), ["Service/infrasage/admin-ui"]);
+        assert_eq!(o.findings[0].message, "is type LoadBalancer without an internal load-balancer annotation");
+
+        k.services[3] = with_annotations(
+            service("admin-ui", "admin-ui", "LoadBalancer"),
+            &[("service.beta.kubernetes.io/aws-load-balancer-internal", "True")],
+        );
+        assert_eq!(run("admin_ui_not_public", k.clone()).status, Status::Pass);
+
+        k.services[3] = with_annotations(
+            service("admin-ui", "admin-ui", "NodePort"),
+            &[("service.beta.kubernetes.io/aws-load-balancer-internal", "false")],
+        );
+        assert_eq!(objects(&run("admin_ui_not_public", k)), ["Service/infrasage/admin-ui"]);
+    }
+
+    #[test]
+    fn no_admin_service_passes() {
+        let mut k = good_stack();
+        k.services.retain(|s| s.metadata.name.as_deref() != Some("admin-ui"));
+        k.ingresses.retain(|i| i.metadata.name.as_deref() != Some("admin"));
+        let o = run("admin_ui_not_public", k);
+        assert_eq!(o.status, Status::Pass);
+        assert!(o.reason.unwrap().contains("no admin UI Service"));
+    }
+
+    // ---- network_policies_namespace_isolation
+
+    #[test]
+    fn no_isolating_policy_names_the_namespace() {
+        let o = run("network_policies_namespace_isolation", with_policies(vec![]));
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
+
+        // Egress-only, or over some pods only (matchExpressions is not empty), does not isolate ingress.
+        let o = run(
+            "network_policies_namespace_isolation",
+            with_policies(vec![
+                deny_all_policy("deny-egress", &["Egress"]),
+                policy("some", exists("app.kubernetes.io/name"), Some(&["Ingress"]), vec![], vec![]),
+            ]),
+        );
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
+    }
+
+    #[test]
+    fn unset_policy_types_imply_ingress() {
+        let egress_only_rules = vec![to(vec![pods(all_pods())], vec![])];
+        let k = with_policies(vec![policy("implicit", all_pods(), None, vec![], egress_only_rules)]);
+        assert_eq!(run("network_policies_namespace_isolation", k).status, Status::Pass);
+    }
+
+    #[test]
+    fn ingress_rules_admitting_every_namespace_are_findings() {
+        let k = with_policies(vec![
+            deny_all_policy("default-deny", &["Ingress", "Egress"]),
+            policy("allow-all", match_labels(&[("app", "web")]), Some(&["Ingress"]), vec![from(vec![])], vec![]),
+            policy(
+                "from-anywhere",
+                all_pods(),
+                None,
+                vec![
+                    from(vec![namespaces(match_labels(&[("team", "infrasage")]))]),
+                    from(vec![pods(all_pods()), namespaces(all_pods())]),
+                    from(vec![namespaces(exists("kubernetes.io/metadata.name"))]),
+                    // namespaces with a label only some carry, and one namespace's pods: restricted
+                    from(vec![namespaces(exists("monitoring"))]),
+                    from(vec![NetworkPolicyPeer {
+                        namespace_selector: Some(all_pods()),
+                        pod_selector: Some(match_labels(&[("app", "prometheus")])),
+                        ..Default::default()
+                    }]),
+                ],
+                vec![],
+            ),
+        ]);
+        let o = run("network_policies_namespace_isolation", k);
+        assert_eq!(
+            objects(&o),
+            [
+                "NetworkPolicy/infrasage/allow-all ingress rule 1",
+                "NetworkPolicy/infrasage/from-anywhere ingress rule 2",
+                "NetworkPolicy/infrasage/from-anywhere ingress rule 3"
+            ]
+        );
+        assert!(o.findings[0].message.starts_with("has no from"));
+        assert!(o.findings[1].message.starts_with("from peer 2 has an empty namespaceSelector"));
+    }
+
+    #[test]
+    fn ingress_rules_of_an_egress_only_policy_are_ignored() {
+        let k = with_policies(vec![
+            deny_all_policy("default-deny", &["Ingress", "Egress"]),
+            policy("egress-only", all_pods(), Some(&["Egress"]), vec![from(vec![])], vec![]),
+        ]);
+        assert_eq!(run("network_policies_namespace_isolation", k).status, Status::Pass);
+    }
+
+    #[test]
+    fn namespaces_out_of_scope_are_ignored() {
+        let mut open = policy("allow-all", all_pods(), None, vec![from(vec![])], vec![to(vec![], vec![])]);
+        open.metadata.namespace = Some("other".into());
+        let mut k = good_stack();
+        k.network_policies.push(open);
+        assert_eq!(run("network_policies_namespace_isolation", k.clone()).status, Status::Pass);
+        assert_eq!(run("egress_restricted", k.clone()).status, Status::Pass);
+
+        // In scope, the other namespace's own policy isolates it but its rules are open; an empty
+        // namespace has no policy at all.
+        k.scope.namespaces.push("other".into());
+        k.scope.namespaces.push("empty".into());
+        let o = run("network_policies_namespace_isolation", k.clone());
+        assert_eq!(objects(&o), ["NetworkPolicy/other/allow-all ingress rule 1", "Namespace/empty"]);
+        let o = run("egress_restricted", k);
+        assert_eq!(objects(&o), ["NetworkPolicy/other/allow-all egress rule 1", "Namespace/empty"]);
+    }
+
+    // ---- egress_restricted
+
+    #[test]
+    fn egress_needs_a_policy_over_all_pods() {
+        let o = run("egress_restricted", with_policies(vec![deny_all_policy("deny-ingress", &["Ingress"])]));
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
+        assert!(o.findings[0].message.contains("Egress"));
+
+        // Unset policyTypes with no egress rules is ingress only.
+        let o = run("egress_restricted", with_policies(vec![policy("implicit", all_pods(), None, vec![], vec![])]));
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
+    }
+
+    #[test]
+    fn unset_policy_types_with_egress_rules_imply_egress() {
+        let rule = to(vec![namespaces(match_labels(&[("kubernetes.io/metadata.name", "kafka")]))], vec![]);
+        let o = run("egress_restricted", with_policies(vec![policy("implicit", all_pods(), None, vec![], vec![rule])]));
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+    }
+
+    #[test]
+    fn dns_rule_without_to_is_a_finding() {
+        let dns = NetworkPolicyEgressRule { to: None, ports: Some(vec![port(53, "UDP"), port(53, "TCP")]) };
+        let k = with_policies(vec![
+            deny_all_policy("default-deny", &["Ingress", "Egress"]),
+            policy("dns", all_pods(), Some(&["Egress"]), vec![], vec![dns]),
+        ]);
+        let o = run("egress_restricted", k);
+        assert_eq!(objects(&o), ["NetworkPolicy/infrasage/dns egress rule 1"]);
+        assert_eq!(o.findings[0].message, "has no to, so it allows every destination on port(s) 53/UDP, 53/TCP");
+    }
+
+    #[test]
+    fn egress_to_every_address_is_a_finding_even_with_except() {
+        let k = with_policies(vec![policy(
+            "internet",
+            all_pods(),
+            Some(&["Egress"]),
+            vec![],
+            vec![
+                to(vec![cidr("10.0.0.0/8", &[])], vec![port(9000, "TCP")]),
+                to(vec![cidr("0.0.0.0/0", &["169.254.169.254/32"])], vec![port(443, "TCP")]),
+                to(vec![pods(all_pods()), cidr("::/0", &[])], vec![]),
+            ],
+        )]);
+        let o = run("egress_restricted", k);
+        assert_eq!(
+            objects(&o),
+            ["NetworkPolicy/infrasage/internet egress rule 2", "NetworkPolicy/infrasage/internet egress rule 3"]
+        );
+        assert_eq!(
+            o.findings[0].message,
+            "to peer 1 is ipBlock 0.0.0.0/0, which allows every destination on port(s) 443/TCP"
+        );
+        assert!(o.findings[1].message.starts_with("to peer 2 is ipBlock ::/0"));
+    }
+
+    #[test]
+    fn selectors_with_match_expressions() {
+        let expr = |op: &str, values: &[&str]| LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: op.into(),
+                values: Some(values.iter().map(|v| v.to_string()).collect()),
+            }]),
+            ..Default::default()
+        };
+        assert!(!selects_every_namespace(&expr("In", &["infra"])));
+        assert!(!selects_every_namespace(&expr("NotIn", &["infra"])));
+        assert!(selects_every_namespace(&exists("kubernetes.io/metadata.name")));
+        let spec = NetworkPolicySpec { pod_selector: Some(expr("In", &["a"])), ..Default::default() };
+        assert!(!selects_all_pods(&spec));
+        assert!(selects_all_pods(&NetworkPolicySpec::default()));
+    }
 }
