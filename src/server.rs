@@ -88,6 +88,7 @@ pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::R
                     async move { Ok::<_, Infallible>(resp) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(10))
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);

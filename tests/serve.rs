@@ -1,0 +1,156 @@
+//! The long-running exporter: endpoints, readiness, the exposition format, SIGTERM.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{free_port, get};
+
+struct Exporter {
+    child: Child,
+    addr: String,
+}
+
+impl Exporter {
+    fn start(args: &[&str]) -> Exporter {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = support::bin()
+            .args(["serve", "--listen", &addr])
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Exporter { child, addr }
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if get(&self.addr, "/ready").is_some_and(|(s, _)| s == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("exporter not ready within 30 s");
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serves_every_endpoint_and_one_status_series_per_item() {
+    let e = Exporter::start(&["--config", "examples/config.yaml"]);
+    e.wait_ready();
+    assert_eq!(get(&e.addr, "/health").unwrap().0, 200);
+    let (status, body) = get(&e.addr, "/metrics").unwrap();
+    assert_eq!(status, 200);
+
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("the exposition parses");
+    let mut ones: HashMap<String, usize> = HashMap::new();
+    let mut series: HashMap<String, usize> = HashMap::new();
+    for s in scrape.samples.iter().filter(|s| s.metric == "infrasage_readiness_check_status") {
+        let check = s.labels.get("check").unwrap().to_string();
+        *series.entry(check.clone()).or_default() += 1;
+        if let prometheus_parse::Value::Gauge(v) = s.value {
+            if v == 1.0 {
+                *ones.entry(check).or_default() += 1;
+            }
+        }
+    }
+    for item in infrasage_readiness::catalogue::ITEMS {
+        assert_eq!(series.get(item.id), Some(&4), "{} has the four StateSet series", item.id);
+        assert_eq!(ones.get(item.id), Some(&1), "{} has exactly one status at 1", item.id);
+    }
+    let has = |name: &str| scrape.samples.iter().any(|s| s.metric == name);
+    for name in [
+        "infrasage_readiness_check_info",
+        "infrasage_readiness_check_findings",
+        "infrasage_readiness_source_up",
+        "infrasage_readiness_source_duration_seconds",
+        "infrasage_readiness_source_last_success_timestamp_seconds",
+        "infrasage_readiness_last_evaluation_timestamp_seconds",
+        "infrasage_readiness_build_info",
+    ] {
+        assert!(has(name), "{name} is exported");
+    }
+    let up = scrape.samples.iter().find(|s| s.metric == "infrasage_readiness_source_up").unwrap();
+    assert_eq!(up.labels.get("source"), Some("kubernetes"));
+
+    let (status, json) = get(&e.addr, "/api/v1/checks").unwrap();
+    assert_eq!(status, 200);
+    let report: infrasage_readiness::results::Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(report.checks.len(), 56);
+
+    let (status, html) = get(&e.addr, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(html.contains("Service/infrasage/admin-ui") && html.contains("<h2 id=\"network\">"));
+    assert_eq!(get(&e.addr, "/nope").unwrap().0, 404);
+}
+
+#[test]
+fn sigterm_exits_0() {
+    let mut e = Exporter::start(&["--manifests", "examples/manifests"]);
+    e.wait_ready();
+    let pid = e.child.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = e.child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0), "SIGTERM is a clean exit");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop within 20 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn bad_config_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "kubernetes: { namespacez: [a] }\n").unwrap();
+    let o = support::run(&["serve", "--config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(support::stderr(&o).contains("kubernetes.namespacez"));
+}
+
+#[test]
+fn ready_is_503_until_the_first_evaluation_is_published() {
+    use infrasage_readiness::server::{self, Published};
+    use std::sync::Arc;
+    use tokio::sync::watch;
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
+    let (stop, stopped) = watch::channel(false);
+    let server = rt.spawn(server::serve(listener, latest, stopped));
+
+    assert_eq!(get(&addr, "/ready").unwrap().0, 503);
+    assert_eq!(get(&addr, "/metrics").unwrap().0, 503);
+    assert_eq!(get(&addr, "/health").unwrap().0, 200, "alive while not ready");
+
+    let config = infrasage_readiness::config::Config::default();
+    let sources = infrasage_readiness::sources::build(&config, &[]).unwrap();
+    let engine = infrasage_readiness::engine::Engine::new(&config, sources, None);
+    let report = rt.block_on(engine.evaluate());
+    publish.send_replace(Some(Arc::new(Published::new(report))));
+    assert_eq!(get(&addr, "/ready").unwrap().0, 200);
+    assert_eq!(get(&addr, "/metrics").unwrap().0, 200);
+
+    stop.send(true).unwrap();
+    rt.block_on(server).unwrap();
+    assert!(get(&addr, "/health").is_none(), "the listener is closed after shutdown");
+}
