@@ -1,28 +1,1150 @@
 //! Checks of the infrastructure category.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaimSpec, PodSpec, Toleration, Volume, VolumeMount};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
 use super::CheckCtx;
-use crate::outcome::{CheckResult, Undecided};
+use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
+use crate::snapshot::kube_query::{label_selector_matches, name_of, namespace_of, object_ref};
+use crate::snapshot::kubernetes::KubeOrigin;
+use crate::snapshot::{Component, KubeSnapshot, Workload};
 
-pub fn clickhouse_persistent_volumes(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
+
+// ---- helpers shared by the checks of this module and its siblings
+
+/// The namespaces in scope, for reasons about something absent.
+pub(super) fn namespaces_text(k: &KubeSnapshot) -> String {
+    k.scope.namespaces.join(", ")
 }
 
-pub fn clickhouse_backup_scheduled(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+/// The object a finding names when what is wrong is that an object does not exist.
+pub(super) fn scope_ref(k: &KubeSnapshot) -> String {
+    format!("Namespace/{}", k.scope.namespaces.join(","))
 }
 
-pub fn pods_resources_set(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+/// How a component is recognised, for messages: `app.kubernetes.io/name=ingestion-gateway`.
+pub(super) fn selector_text(k: &KubeSnapshot, c: Component) -> String {
+    match k.selector(c) {
+        Some(sel) if !sel.labels.is_empty() => {
+            sel.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+        }
+        Some(sel) => format!("name {}", sel.name),
+        None => format!("no selector configured for {}", c.key()),
+    }
 }
 
-pub fn pdb_clickhouse_kafka(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+/// An InfraSage service component must run in scope; its absence is a finding, not a skip.
+pub(super) fn missing_service(k: &KubeSnapshot, c: Component, what: &str) -> Finding {
+    Finding::new(scope_ref(k), format!("no {what} workload found (selector {})", selector_text(k, c)))
 }
 
-pub fn node_isolation(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+/// ClickHouse and Kafka may run outside Kubernetes, so their absence leaves an item undecided.
+pub(super) fn no_component(k: &KubeSnapshot, what: &str) -> Undecided {
+    Undecided::skipped(format!("no {what} workload in namespaces {}", namespaces_text(k)))
 }
 
-pub fn pvc_wait_for_first_consumer(_ctx: &CheckCtx) -> CheckResult {
-    Err(Undecided::skipped("not implemented"))
+pub(super) fn main_containers<'a>(w: &Workload<'a>) -> impl Iterator<Item = &'a Container> {
+    w.containers().filter(|(_, init)| !init).map(|(c, _)| c)
+}
+
+// ---- clickhouse_persistent_volumes
+
+pub fn clickhouse_persistent_volumes(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let data_path = ctx.params.str("data_path")?;
+    let workloads = k.component_workloads(Component::Clickhouse);
+    if workloads.is_empty() {
+        return Err(no_component(k, "ClickHouse"));
+    }
+    let mut findings = Vec::new();
+    let mut checked = 0;
+    for w in &workloads {
+        let mut mounted = false;
+        for c in main_containers(w) {
+            let Some(m) = mount_holding(c, data_path) else { continue };
+            mounted = true;
+            checked += 1;
+            if let Some(problem) = volume_problem(w, &m.name) {
+                findings.push(Finding::new(
+                    w.container_ref(c, false),
+                    format!("volume {} mounted at {} {problem}", m.name, m.mount_path),
+                ));
+            }
+        }
+        if !mounted {
+            findings.push(Finding::new(
+                w.object(),
+                format!("nothing mounted at {data_path}: data lives in the container's writable layer"),
+            ));
+        }
+    }
+    Ok(Outcome::from_findings(findings, format!("{checked} ClickHouse data volumes at {data_path} are PVC-backed")))
+}
+
+/// The mount that holds `path`: the deepest one at the path or at a parent directory of it.
+fn mount_holding<'a>(c: &'a Container, path: &str) -> Option<&'a VolumeMount> {
+    let path = path.trim_end_matches('/');
+    c.volume_mounts
+        .iter()
+        .flatten()
+        .filter(|m| {
+            let mp = m.mount_path.trim_end_matches('/');
+            mp == path || path.starts_with(&format!("{mp}/"))
+        })
+        .max_by_key(|m| m.mount_path.trim_end_matches('/').len())
+}
+
+/// Why the volume `name` of a workload does not persist, or None when a claim backs it.
+fn volume_problem(w: &Workload, name: &str) -> Option<String> {
+    // The StatefulSet controller puts volumeClaimTemplates in place of same-named pod volumes.
+    if w.claim_templates.iter().any(|t| name_of(&t.metadata) == name) {
+        return None;
+    }
+    let volume = w.pod_spec.and_then(|s| s.volumes.as_ref()).and_then(|vs| vs.iter().find(|v| v.name == name));
+    match volume {
+        None => Some("is not defined in the pod spec".to_string()),
+        Some(v) if v.persistent_volume_claim.is_some() => None,
+        Some(v) => Some(format!("is {}, not a PersistentVolumeClaim", volume_type(v))),
+    }
+}
+
+/// The volume source's field name (`emptyDir`, `hostPath`, `ephemeral` ...).
+fn volume_type(v: &Volume) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_object().and_then(|o| o.keys().find(|k| *k != "name").cloned()))
+        // A volume without a source is defaulted to emptyDir by the API server.
+        .unwrap_or_else(|| "emptyDir".to_string())
+}
+
+// ---- clickhouse_backup_scheduled
+
+pub fn clickhouse_backup_scheduled(ctx: &CheckCtx) -> CheckResult {
+    // Kubernetes half only. The ClickHouse half (a successful BACKUP in system.backups younger
+    // than max_age also passes) comes with the ClickHouse source.
+    let k = ctx.snapshot.kube()?;
+    let pattern = ctx.params.regex("name_pattern")?;
+    let max_interval = ctx.params.duration("max_interval")?;
+    let max_age = ctx.params.duration("max_age")?;
+    let live = k.origin == KubeOrigin::Live;
+    let candidates: Vec<&CronJob> = k
+        .cron_jobs
+        .iter()
+        .filter(|c| k.in_scope(namespace_of(&c.metadata)))
+        .filter(|c| {
+            pattern.is_match(name_of(&c.metadata))
+                || c.metadata.labels.as_ref().and_then(|l| l.get(APP_NAME_LABEL)).is_some_and(|n| pattern.is_match(n))
+        })
+        .collect();
+    if candidates.is_empty() {
+        let message = format!("no CronJob matching {} in namespaces {}", pattern.as_str(), namespaces_text(k));
+        return Ok(Outcome::from_findings(vec![Finding::new(scope_ref(k), message)], ""));
+    }
+    let mut findings = Vec::new();
+    for cj in candidates {
+        let object = object_ref("CronJob", &cj.metadata);
+        match backup_verdict(cj, max_interval, max_age, live, ctx.now) {
+            Ok(why) => return Ok(Outcome::pass(format!("{object} {why}"))),
+            Err(message) => findings.push(Finding::new(object, message)),
+        }
+    }
+    Ok(Outcome::from_findings(findings, ""))
+}
+
+/// Why a backup CronJob is good enough (Ok) or not (Err), in one line each.
+fn backup_verdict(
+    cj: &CronJob,
+    max_interval: Duration,
+    max_age: Duration,
+    live: bool,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let spec = cj.spec.as_ref().ok_or("has no spec")?;
+    if spec.suspend == Some(true) {
+        return Err("is suspended: it never fires".to_string());
+    }
+    let schedule = &spec.schedule;
+    let gap = match cron_largest_gap(schedule) {
+        Err(e) => return Err(format!("schedule {schedule:?} is not valid cron: {e}")),
+        Ok(None) => return Err(format!("schedule {schedule:?} never fires")),
+        Ok(Some(gap)) => gap,
+    };
+    if gap > max_interval {
+        return Err(format!(
+            "schedule {schedule:?} leaves up to {} between runs (max_interval {})",
+            fmt_duration(gap),
+            fmt_duration(max_interval)
+        ));
+    }
+    let mut why = format!("fires at least every {} (schedule {schedule:?})", fmt_duration(gap));
+    if live {
+        let last = cj.status.as_ref().and_then(|s| s.last_successful_time.as_ref()).ok_or("has never succeeded")?;
+        let at =
+            DateTime::<Utc>::from_timestamp(last.0.as_second(), 0).ok_or("has an unreadable lastSuccessfulTime")?;
+        let age = (now - at).to_std().unwrap_or(Duration::ZERO);
+        if age > max_age {
+            return Err(format!("last succeeded {} ago (max_age {})", fmt_duration(age), fmt_duration(max_age)));
+        }
+        why.push_str(&format!(" and last succeeded {} ago", fmt_duration(age)));
+    }
+    Ok(why)
+}
+
+/// `1d2h`, `45m`; seconds only where the duration is under a minute.
+fn fmt_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        return format!("{secs}s");
+    }
+    let mins = secs / 60;
+    let (days, hours, minutes) = (mins / 1440, mins / 60 % 24, mins % 60);
+    let mut out = String::new();
+    for (n, unit) in [(days, "d"), (hours, "h"), (minutes, "m")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    out
+}
+
+/// The Gregorian calendar, weekdays included, repeats every 400 years: enumerating one cycle
+/// of days sees every gap a schedule can have (Feb 29 and "Friday the 13th" included).
+const CYCLE_DAYS: i64 = 146_097;
+
+const MONTH_NAMES: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const DOW_NAMES: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// A 5-field schedule as bit sets. `*_star` marks a field written as `*` or `?`: the day
+/// fields combine with AND when either is a star and with OR when both are restricted.
+struct CronFields {
+    minutes: u64,
+    hours: u64,
+    days_of_month: u64,
+    months: u64,
+    days_of_week: u64,
+    dom_star: bool,
+    dow_star: bool,
+}
+
+/// The longest time between two consecutive runs of a CronJob schedule; None if it never fires.
+/// Follows robfig/cron, the parser behind the CronJob controller: 5 fields or a macro, month and
+/// weekday names, `?` as `*`, `N/step` as `N-max/step`, weekdays 0-6. A time zone (spec.timeZone,
+/// or a TZ= prefix) shifts every run alike, so it cannot change a gap; DST is ignored.
+fn cron_largest_gap(schedule: &str) -> Result<Option<Duration>, String> {
+    let mut spec = schedule.trim();
+    if spec.starts_with("TZ=") || spec.starts_with("CRON_TZ=") {
+        spec = spec.split_once(char::is_whitespace).map(|(_, rest)| rest.trim_start()).unwrap_or("");
+    }
+    if let Some(every) = spec.strip_prefix("@every ") {
+        let d = humantime::parse_duration(every.trim()).map_err(|e| format!("bad @every duration: {e}"))?;
+        return Ok(Some(d.max(Duration::from_secs(1))));
+    }
+    let expanded = match spec {
+        "@yearly" | "@annually" => "0 0 1 1 *",
+        "@monthly" => "0 0 1 * *",
+        "@weekly" => "0 0 * * 0",
+        "@daily" | "@midnight" => "0 0 * * *",
+        "@hourly" => "0 * * * *",
+        s if s.starts_with('@') => return Err(format!("unknown macro {s}")),
+        s => s,
+    };
+    let fields: Vec<&str> = expanded.split_whitespace().collect();
+    let [minute, hour, dom, month, dow] = fields[..] else {
+        return Err(format!("expected 5 fields, found {}", fields.len()));
+    };
+    let (days_of_month, dom_star) = parse_cron_field(dom, 1, 31, &[])?;
+    let (days_of_week, dow_star) = parse_cron_field(dow, 0, 6, DOW_NAMES)?;
+    let f = CronFields {
+        minutes: parse_cron_field(minute, 0, 59, &[])?.0,
+        hours: parse_cron_field(hour, 0, 23, &[])?.0,
+        days_of_month,
+        months: parse_cron_field(month, 1, 12, MONTH_NAMES)?.0,
+        days_of_week,
+        dom_star,
+        dow_star,
+    };
+    Ok(largest_gap(&f))
+}
+
+fn parse_cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> Result<(u64, bool), String> {
+    let value = |s: &str| -> Result<u32, String> {
+        let lower = s.to_ascii_lowercase();
+        match names.iter().position(|n| *n == lower) {
+            Some(i) => Ok(min + i as u32),
+            None => s.parse::<u32>().map_err(|_| format!("{s:?} is not a number")),
+        }
+    };
+    let mut bits = 0u64;
+    let mut star = false;
+    for part in field.split(',') {
+        let (range, step) = match part.split('/').collect::<Vec<_>>()[..] {
+            [r] => (r, None),
+            [r, s] => (r, Some(s.parse::<u32>().map_err(|_| format!("bad step {s:?} in {part:?}"))?)),
+            _ => return Err(format!("too many slashes in {part:?}")),
+        };
+        let (start, end, mut part_star) = if range == "*" || range == "?" {
+            (min, max, true)
+        } else {
+            match range.split('-').collect::<Vec<_>>()[..] {
+                // "N/step" runs from N to the end of the range.
+                [a] => (value(a)?, if step.is_some() { max } else { value(a)? }, false),
+                [a, b] => (value(a)?, value(b)?, false),
+                _ => return Err(format!("too many hyphens in {part:?}")),
+            }
+        };
+        let step = step.unwrap_or(1);
+        if step == 0 {
+            return Err(format!("step 0 in {part:?}"));
+        }
+        if step > 1 {
+            part_star = false;
+        }
+        if start < min || end > max || start > end {
+            return Err(format!("{part:?} is outside {min}-{max}"));
+        }
+        bits |= (start..=end).step_by(step as usize).fold(0u64, |b, v| b | (1 << v));
+        star |= part_star;
+    }
+    Ok((bits, star))
+}
+
+fn day_matches(f: &CronFields, d: NaiveDate) -> bool {
+    let bit = |set: u64, v: u32| set & (1 << v) != 0;
+    if !bit(f.months, d.month()) {
+        return false;
+    }
+    let dom = bit(f.days_of_month, d.day());
+    let dow = bit(f.days_of_week, d.weekday().num_days_from_sunday());
+    if f.dom_star || f.dow_star {
+        dom && dow
+    } else {
+        dom || dow
+    }
+}
+
+fn largest_gap(f: &CronFields) -> Option<Duration> {
+    // Hours and minutes do not depend on the day: every firing day fires at the same times.
+    let times: Vec<i64> = (0..24)
+        .filter(|h| f.hours & (1 << h) != 0)
+        .flat_map(|h| (0..60).filter(|m| f.minutes & (1 << m) != 0).map(move |m| h * 60 + m))
+        .collect();
+    let start = NaiveDate::from_ymd_opt(2000, 1, 1)?;
+    let days: Vec<i64> = start
+        .iter_days()
+        .take(CYCLE_DAYS as usize)
+        .enumerate()
+        .filter(|(_, d)| day_matches(f, *d))
+        .map(|(i, _)| i as i64)
+        .collect();
+    let (first, last) = (*times.first()?, *times.last()?);
+    let first_day = *days.first()?;
+    let mut gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    let next_days = days.iter().skip(1).copied().chain(std::iter::once(first_day + CYCLE_DAYS));
+    for (d1, d2) in days.iter().zip(next_days) {
+        gap = gap.max((d2 - d1) * 1440 + first - last);
+    }
+    Some(Duration::from_secs(gap as u64 * 60))
+}
+
+// ---- pods_resources_set
+
+pub fn pods_resources_set(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let workloads = k.workloads();
+    if workloads.is_empty() {
+        return Err(Undecided::skipped(format!("no workloads in namespaces {}", namespaces_text(k))));
+    }
+    let mut findings = Vec::new();
+    let mut containers = 0;
+    for w in &workloads {
+        for (c, init) in w.containers() {
+            containers += 1;
+            let missing = missing_resources(c);
+            if !missing.is_empty() {
+                findings.push(Finding::new(w.container_ref(c, init), format!("missing {}", missing.join(", "))));
+            }
+        }
+    }
+    Ok(Outcome::from_findings(
+        findings,
+        format!("{containers} containers in {} workloads set cpu and memory requests and limits", workloads.len()),
+    ))
+}
+
+/// `requests.cpu` and the like a container leaves unset. Admission copies a limit into an
+/// absent request, so a request counts as set where its limit is.
+fn missing_resources(c: &Container) -> Vec<String> {
+    let has = |m: Option<&BTreeMap<String, Quantity>>, key: &str| m.is_some_and(|m| m.contains_key(key));
+    let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+    let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
+    let mut out = Vec::new();
+    for key in ["cpu", "memory"] {
+        if !has(requests, key) && !has(limits, key) {
+            out.push(format!("requests.{key}"));
+        }
+    }
+    for key in ["cpu", "memory"] {
+        if !has(limits, key) {
+            out.push(format!("limits.{key}"));
+        }
+    }
+    out
+}
+
+// ---- pdb_clickhouse_kafka
+
+pub fn pdb_clickhouse_kafka(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let mut components = Vec::new();
+    for name in ctx.params.list("components")? {
+        components.push(
+            Component::parse(&name)
+                .ok_or_else(|| Undecided::error(format!("parameter components: unknown component {name:?}")))?,
+        );
+    }
+    let mut findings = Vec::new();
+    let mut reported = BTreeSet::new();
+    let mut present = Vec::new();
+    let mut workload_count = 0;
+    for component in &components {
+        let workloads = k.component_workloads(*component);
+        if workloads.is_empty() {
+            continue;
+        }
+        present.push(component.key());
+        for w in &workloads {
+            workload_count += 1;
+            let pdbs: Vec<&PodDisruptionBudget> = k
+                .pod_disruption_budgets
+                .iter()
+                .filter(|p| namespace_of(&p.metadata) == w.namespace())
+                // policy/v1: an empty selector picks every pod of the namespace, an absent one none.
+                .filter(|p| {
+                    p.spec
+                        .as_ref()
+                        .and_then(|s| s.selector.as_ref())
+                        .is_some_and(|sel| label_selector_matches(sel, w.template_labels()))
+                })
+                .collect();
+            match pdbs.len() {
+                0 => findings.push(Finding::new(w.object(), "no PodDisruptionBudget selects its pods")),
+                1 => {}
+                n => {
+                    let names: Vec<_> = pdbs.iter().map(|p| name_of(&p.metadata)).collect();
+                    findings.push(Finding::new(
+                        w.object(),
+                        format!(
+                            "its pods are selected by {n} PodDisruptionBudgets ({}): the eviction API refuses to evict them",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+            for p in pdbs {
+                let object = object_ref("PodDisruptionBudget", &p.metadata);
+                if p.spec.as_ref().is_some_and(|s| allows_no_disruption(s, w.replicas))
+                    && reported.insert(object.clone())
+                {
+                    findings.push(Finding::new(object, "allows no voluntary disruption: node drains block forever"));
+                }
+            }
+        }
+    }
+    if present.is_empty() {
+        let keys: Vec<_> = components.iter().map(|c| c.key()).collect();
+        return Err(Undecided::skipped(format!(
+            "no {} workload in namespaces {}",
+            keys.join(" or "),
+            namespaces_text(k)
+        )));
+    }
+    Ok(Outcome::from_findings(
+        findings,
+        format!(
+            "{workload_count} {} workloads each have one PodDisruptionBudget that allows disruption",
+            present.join("/")
+        ),
+    ))
+}
+
+/// Whether a PDB can never allow an eviction. Percentages scale as the disruption controller
+/// scales them: rounded up, against the desired replicas where known.
+fn allows_no_disruption(spec: &PodDisruptionBudgetSpec, replicas: Option<i32>) -> bool {
+    let number = |s: &str| {
+        let s = s.trim();
+        match s.strip_suffix('%') {
+            Some(p) => p.trim().parse::<f64>().ok().map(|p| (p, true)),
+            None => s.parse::<f64>().ok().map(|n| (n, false)),
+        }
+    };
+    if let Some(max) = &spec.max_unavailable {
+        return match max {
+            IntOrString::Int(n) => *n <= 0,
+            IntOrString::String(s) => number(s).is_some_and(|(n, _)| n <= 0.0),
+        };
+    }
+    let min = match &spec.min_available {
+        None => return false,
+        Some(IntOrString::Int(n)) => (f64::from(*n), false),
+        Some(IntOrString::String(s)) => match number(s) {
+            Some(v) => v,
+            None => return false,
+        },
+    };
+    match (min, replicas) {
+        ((p, true), Some(r)) if r > 0 => (p * f64::from(r) / 100.0).ceil() >= f64::from(r),
+        ((p, true), _) => p >= 100.0,
+        ((n, false), Some(r)) if r > 0 => n >= f64::from(r),
+        _ => false,
+    }
+}
+
+// ---- node_isolation
+
+pub fn node_isolation(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let key = ctx.params.str("taint_key")?;
+    let value = ctx.params.str("taint_value")?;
+    let workloads = k.workloads();
+    if workloads.is_empty() {
+        return Err(Undecided::skipped(format!("no workloads in namespaces {}", namespaces_text(k))));
+    }
+    let findings: Vec<Finding> = workloads
+        .iter()
+        .filter(|w| !w.pod_spec.is_some_and(|s| is_isolated(s, key, value)))
+        .map(|w| {
+            Finding::new(
+                w.object(),
+                format!(
+                    "no nodeSelector, required node affinity or toleration of {key}={value}: it can land on any node"
+                ),
+            )
+        })
+        .collect();
+    Ok(Outcome::from_findings(
+        findings,
+        format!(
+            "{} workloads have a nodeSelector, required node affinity or a toleration of {key}={value}",
+            workloads.len()
+        ),
+    ))
+}
+
+fn is_isolated(spec: &PodSpec, key: &str, value: &str) -> bool {
+    let selector = spec.node_selector.as_ref().is_some_and(|s| !s.is_empty());
+    let affinity = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
+        .is_some_and(|r| !r.node_selector_terms.is_empty());
+    let tolerates = spec.tolerations.iter().flatten().any(|t| tolerates(t, key, value));
+    selector || affinity || tolerates
+}
+
+/// Whether a toleration covers the taint `key=value`. The taint's effect is not known here,
+/// so the toleration's effect is not compared.
+fn tolerates(t: &Toleration, key: &str, value: &str) -> bool {
+    let t_key = t.key.as_deref().unwrap_or("");
+    match t.operator.as_deref().unwrap_or("Equal") {
+        "Exists" => t_key.is_empty() || t_key == key,
+        "Equal" => t_key == key && t.value.as_deref().unwrap_or("") == value,
+        _ => false,
+    }
+}
+
+// ---- pvc_wait_for_first_consumer
+
+pub fn pvc_wait_for_first_consumer(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kube()?;
+    let mut claims: Vec<(String, Option<&PersistentVolumeClaimSpec>)> = k
+        .persistent_volume_claims
+        .iter()
+        .filter(|c| k.in_scope(namespace_of(&c.metadata)))
+        .map(|c| (object_ref("PersistentVolumeClaim", &c.metadata), c.spec.as_ref()))
+        .collect();
+    for w in k.workloads() {
+        for t in w.claim_templates {
+            claims.push((format!("{} volumeClaimTemplate {}", w.object(), name_of(&t.metadata)), t.spec.as_ref()));
+        }
+    }
+    if claims.is_empty() {
+        return Err(Undecided::skipped(format!(
+            "no PersistentVolumeClaim or volumeClaimTemplate in namespaces {}",
+            namespaces_text(k)
+        )));
+    }
+    let mut findings = Vec::new();
+    let mut classes = BTreeSet::new();
+    for (object, spec) in &claims {
+        match k.storage_class_for(*spec) {
+            Err(e) => findings.push(Finding::new(object, e)),
+            Ok(class) => {
+                let name = name_of(&class.metadata);
+                // Unset means Immediate, the API default.
+                let mode = class.volume_binding_mode.as_deref().unwrap_or("Immediate");
+                if mode == "WaitForFirstConsumer" {
+                    classes.insert(name);
+                } else {
+                    findings.push(Finding::new(
+                        object,
+                        format!(
+                            "StorageClass {name} binds {mode}: the volume may be provisioned in a zone the pod cannot run in"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Outcome::from_findings(
+        findings,
+        format!(
+            "{} claims use WaitForFirstConsumer StorageClasses ({})",
+            claims.len(),
+            classes.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue;
+    use crate::checks::Params;
+    use crate::fixtures::*;
+    use crate::outcome::Status;
+    use crate::snapshot::{Snapshot, SourceState};
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::batch::v1::CronJobStatus;
+    use k8s_openapi::api::core::v1::{Affinity, HostPathVolumeSource, NodeAffinity, NodeSelector, NodeSelectorTerm};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+    use serde_json::{json, Value};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2025-06-02T12:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn run_with(id: &str, k: KubeSnapshot, overrides: &[(&str, Value)]) -> Outcome {
+        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
+        let item = catalogue::find(id).unwrap();
+        let overrides: BTreeMap<String, Value> = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let params = Params::resolve(item, Some(&overrides));
+        let ctx = CheckCtx { item, snapshot: &s, params: &params, now: now(), attestation: None };
+        crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
+    }
+
+    fn run(id: &str, k: KubeSnapshot) -> Outcome {
+        run_with(id, k, &[])
+    }
+
+    fn objects(o: &Outcome) -> Vec<&str> {
+        o.findings.iter().map(|f| f.object.as_str()).collect()
+    }
+
+    fn gap(schedule: &str) -> Option<Duration> {
+        cron_largest_gap(schedule).unwrap()
+    }
+
+    const HOUR: u64 = 3600;
+    const DAY: u64 = 24 * HOUR;
+
+    /// good_stack with the StatefulSet of that name replaced.
+    fn replace_sts(mut k: KubeSnapshot, sts: StatefulSet) -> KubeSnapshot {
+        let name = sts.metadata.name.clone();
+        k.stateful_sets.retain(|s| s.metadata.name != name);
+        k.stateful_sets.push(sts);
+        k
+    }
+
+    fn clickhouse() -> StatefulSetB {
+        stateful_set("clickhouse").app("clickhouse").toleration("dedicated", "infrasage")
+    }
+
+    fn backup_job(schedule: &str) -> CronJob {
+        cron_job("clickhouse-backup", schedule)
+            .app("clickhouse-backup")
+            .node_selector("node-pool", "infrasage")
+            .container(container("backup").resources("200m", "256Mi"))
+            .build()
+    }
+
+    fn with_backup(cj: CronJob) -> KubeSnapshot {
+        KubeSnapshot { cron_jobs: vec![cj], ..good_stack() }
+    }
+
+    fn live(mut k: KubeSnapshot) -> KubeSnapshot {
+        k.origin = KubeOrigin::Live;
+        k
+    }
+
+    fn succeeded(mut cj: CronJob, hours_ago: i64) -> CronJob {
+        let at = now() - chrono::Duration::hours(hours_ago);
+        let ts = k8s_openapi::jiff::Timestamp::from_second(at.timestamp()).unwrap();
+        cj.status = Some(CronJobStatus { last_successful_time: Some(Time(ts)), ..Default::default() });
+        cj
+    }
+
+    #[test]
+    fn good_stack_passes_every_infrastructure_item() {
+        for id in [
+            "clickhouse_persistent_volumes",
+            "clickhouse_backup_scheduled",
+            "pods_resources_set",
+            "pdb_clickhouse_kafka",
+            "node_isolation",
+            "pvc_wait_for_first_consumer",
+        ] {
+            let o = run(id, good_stack());
+            assert_eq!(o.status, Status::Pass, "{id}: {o:?}");
+        }
+    }
+
+    #[test]
+    fn absent_kubernetes_source_is_skipped() {
+        let s = Snapshot::default();
+        let item = catalogue::find("node_isolation").unwrap();
+        let params = Params::resolve(item, None);
+        let ctx = CheckCtx { item, snapshot: &s, params: &params, now: now(), attestation: None };
+        assert_eq!(node_isolation(&ctx).unwrap_err().status, Status::Skipped);
+    }
+
+    // ---- clickhouse_persistent_volumes
+
+    #[test]
+    fn clickhouse_on_empty_dir_fails() {
+        let sts = clickhouse()
+            .container(container("clickhouse").resources("2", "16Gi").mount("data", "/var/lib/clickhouse"))
+            .volume_empty_dir("data")
+            .build();
+        let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), sts));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse container clickhouse"]);
+        assert!(o.findings[0].message.contains("volume data mounted at /var/lib/clickhouse is emptyDir"), "{o:?}");
+    }
+
+    #[test]
+    fn clickhouse_on_host_path_of_a_parent_dir_fails() {
+        let mut sts =
+            clickhouse().container(container("clickhouse").resources("2", "16Gi").mount("host", "/var/lib")).build();
+        sts.spec.as_mut().unwrap().template.spec.as_mut().unwrap().volumes = Some(vec![Volume {
+            name: "host".into(),
+            host_path: Some(HostPathVolumeSource { path: "/mnt/ch".into(), ..Default::default() }),
+            ..Default::default()
+        }]);
+        let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), sts));
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.findings[0].message.contains("is hostPath"), "{o:?}");
+    }
+
+    #[test]
+    fn clickhouse_without_a_data_mount_fails_once_per_workload() {
+        let sts = clickhouse()
+            .container(container("clickhouse").resources("2", "16Gi").mount("logs", "/var/log/clickhouse-server"))
+            .container(container("exporter").resources("100m", "64Mi"))
+            .claim_template("logs", Some("gp3-wait"), "1Gi")
+            .build();
+        let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), sts));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse"]);
+        assert!(o.findings[0].message.starts_with("nothing mounted at /var/lib/clickhouse"));
+    }
+
+    #[test]
+    fn clickhouse_deployment_on_a_claim_passes_and_deepest_mount_decides() {
+        let mut k = good_stack();
+        k.stateful_sets.retain(|s| s.metadata.name.as_deref() != Some("clickhouse"));
+        k.deployments.push(
+            deployment("clickhouse")
+                .app("clickhouse")
+                .container(
+                    container("clickhouse")
+                        .mount("scratch", "/var/lib")
+                        .mount("data", "/var/lib/clickhouse/")
+                        .resources("2", "16Gi"),
+                )
+                .volume_empty_dir("scratch")
+                .volume_claim("data", "clickhouse-data")
+                .build(),
+        );
+        let o = run("clickhouse_persistent_volumes", k);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert_eq!(o.reason.as_deref(), Some("1 ClickHouse data volumes at /var/lib/clickhouse are PVC-backed"));
+    }
+
+    #[test]
+    fn no_clickhouse_workload_is_skipped() {
+        let mut k = good_stack();
+        k.stateful_sets.retain(|s| s.metadata.name.as_deref() != Some("clickhouse"));
+        let o = run("clickhouse_persistent_volumes", k);
+        assert_eq!(o.status, Status::Skipped);
+        assert_eq!(o.reason.as_deref(), Some("no ClickHouse workload in namespaces infrasage"));
+    }
+
+    // ---- clickhouse_backup_scheduled and the cron gaps
+
+    #[test]
+    fn cron_gaps() {
+        assert_eq!(gap("0 2 * * *"), Some(Duration::from_secs(DAY)));
+        assert_eq!(gap("@daily"), Some(Duration::from_secs(DAY)));
+        assert_eq!(gap("@midnight"), Some(Duration::from_secs(DAY)));
+        assert_eq!(gap("@hourly"), Some(Duration::from_secs(HOUR)));
+        assert_eq!(gap("0 * * * *"), Some(Duration::from_secs(HOUR)));
+        assert_eq!(gap("*/15 * * * *"), Some(Duration::from_secs(15 * 60)));
+        // Runs at 01:00 and 23:00: the long gap is 23:00 → 01:00 is 2h, 01:00 → 23:00 is 22h.
+        assert_eq!(gap("0 1,23 * * *"), Some(Duration::from_secs(22 * HOUR)));
+        assert_eq!(gap("30 3 * * 0"), Some(Duration::from_secs(7 * DAY)));
+        assert_eq!(gap("@weekly"), Some(Duration::from_secs(7 * DAY)));
+        assert_eq!(gap("0 2 * * 1-5"), Some(Duration::from_secs(3 * DAY)));
+        assert_eq!(gap("0 2 * * MON-FRI"), Some(Duration::from_secs(3 * DAY)));
+        // Sunday to the next Saturday.
+        assert_eq!(gap("0 2 * * sat,sun"), Some(Duration::from_secs(6 * DAY)));
+        // Every other hour from 1: 01:00 ... 23:00, then 01:00.
+        assert_eq!(gap("0 1/2 * * *"), Some(Duration::from_secs(2 * HOUR)));
+        // 31-day months followed by 31 days: Jul 1 → Aug 1 is 31 days.
+        assert_eq!(gap("@monthly"), Some(Duration::from_secs(31 * DAY)));
+        assert_eq!(gap("0 0 1 JAN,jul *"), Some(Duration::from_secs(184 * DAY)));
+        // Leap years: Feb 29 comes every 4 years, 8 across a skipped century leap day.
+        assert_eq!(gap("@yearly"), Some(Duration::from_secs(366 * DAY)));
+        assert_eq!(gap("0 0 29 2 *"), Some(Duration::from_secs((8 * 365 + 1) * DAY)));
+        assert_eq!(gap("0 0 30 2 *"), None);
+        assert_eq!(gap("TZ=Europe/Paris 0 2 * * *"), Some(Duration::from_secs(DAY)));
+        assert_eq!(gap("@every 6h"), Some(Duration::from_secs(6 * HOUR)));
+        assert_eq!(gap("@every 1h30m"), Some(Duration::from_secs(90 * 60)));
+    }
+
+    #[test]
+    fn cron_day_fields_combine_with_or_when_both_are_restricted() {
+        // The 1st and 15th of each month, or any Monday: at most 7 days apart.
+        assert_eq!(gap("0 0 1,15 * 1"), Some(Duration::from_secs(7 * DAY)));
+        // Only one day field restricted (the other `*` or `?`): AND, so only Mondays count.
+        assert_eq!(gap("0 0 * * 1"), Some(Duration::from_secs(7 * DAY)));
+        assert_eq!(gap("0 0 ? * 1"), Some(Duration::from_secs(7 * DAY)));
+        // A stepped star is a restriction, so OR: odd days or Sundays. The 29th of a 30-day
+        // month to the 1st is 2 days when no Sunday falls between.
+        assert_eq!(gap("0 0 */2 * 0"), Some(Duration::from_secs(2 * DAY)));
+        // Friday the 13th alone would be rare; with OR it is every Friday and every 13th.
+        assert_eq!(gap("0 0 13 * 5"), Some(Duration::from_secs(7 * DAY)));
+    }
+
+    #[test]
+    fn cron_bad_syntax() {
+        for bad in [
+            "",
+            "0 2 * *",
+            "0 2 * * * *",
+            "60 * * * *",
+            "0 24 * * *",
+            "0 0 0 * *",
+            "0 0 * 13 *",
+            "0 0 * * 7",
+            "0 0 * * funday",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "1-2-3 * * * *",
+            "@fortnightly",
+            "a b c d e",
+            "0 0 1,,2 * *",
+        ] {
+            assert!(cron_largest_gap(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn weekday_backups_leave_a_weekend_gap() {
+        let o = run("clickhouse_backup_scheduled", with_backup(backup_job("0 2 * * 1-5")));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["CronJob/infrasage/clickhouse-backup"]);
+        assert_eq!(o.findings[0].message, "schedule \"0 2 * * 1-5\" leaves up to 3d between runs (max_interval 1d)");
+    }
+
+    #[test]
+    fn backup_found_by_label_and_a_bad_schedule_is_quoted() {
+        let cj = cron_job("nightly-dump", "0 25 * * *").app("clickhouse-backup").build();
+        let o = run("clickhouse_backup_scheduled", with_backup(cj));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["CronJob/infrasage/nightly-dump"]);
+        assert!(o.findings[0].message.starts_with("schedule \"0 25 * * *\" is not valid cron"), "{o:?}");
+    }
+
+    #[test]
+    fn no_backup_cron_job_fails() {
+        let mut k = good_stack();
+        k.cron_jobs.clear();
+        k.cron_jobs.push(cron_job("report", "@daily").build());
+        let o = run("clickhouse_backup_scheduled", k);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
+        assert_eq!(
+            o.findings[0].message,
+            "no CronJob matching (?i)clickhouse.*backup|backup.*clickhouse in namespaces infrasage"
+        );
+    }
+
+    #[test]
+    fn backup_out_of_scope_does_not_count() {
+        let mut cj = backup_job("@daily");
+        cj.metadata.namespace = Some("other".into());
+        let o = run("clickhouse_backup_scheduled", with_backup(cj));
+        assert_eq!(o.status, Status::Fail);
+    }
+
+    #[test]
+    fn suspended_backup_fails_but_another_good_one_passes() {
+        let mut suspended = backup_job("@daily");
+        suspended.spec.as_mut().unwrap().suspend = Some(true);
+        let o = run("clickhouse_backup_scheduled", with_backup(suspended.clone()));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.findings[0].message, "is suspended: it never fires");
+
+        let mut k = with_backup(suspended);
+        let mut hourly = backup_job("@hourly");
+        hourly.metadata.name = Some("clickhouse-backup-incremental".into());
+        k.cron_jobs.push(hourly);
+        let o = run("clickhouse_backup_scheduled", k);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o
+            .reason
+            .unwrap()
+            .starts_with("CronJob/infrasage/clickhouse-backup-incremental fires at least every 1h"));
+    }
+
+    #[test]
+    fn live_backup_needs_a_recent_success() {
+        let o = run("clickhouse_backup_scheduled", live(with_backup(backup_job("0 2 * * *"))));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.findings[0].message, "has never succeeded");
+
+        let o = run("clickhouse_backup_scheduled", live(with_backup(succeeded(backup_job("0 2 * * *"), 50))));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.findings[0].message, "last succeeded 2d2h ago (max_age 1d2h)");
+
+        let o = run("clickhouse_backup_scheduled", live(with_backup(succeeded(backup_job("0 2 * * *"), 10))));
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o.reason.unwrap().ends_with("and last succeeded 10h ago"));
+    }
+
+    #[test]
+    fn manifests_ignore_status_and_max_interval_is_a_param() {
+        let o = run_with(
+            "clickhouse_backup_scheduled",
+            with_backup(backup_job("0 2 * * 1-5")),
+            &[("max_interval", json!("3d"))],
+        );
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+    }
+
+    // ---- pods_resources_set
+
+    #[test]
+    fn container_without_limits_and_init_container_without_anything_fail() {
+        let mut k = good_stack();
+        k.deployments.push(
+            deployment("worker")
+                .app("worker")
+                .init_container(container("migrate"))
+                .container(container("worker").requests_only("100m", "128Mi"))
+                .build(),
+        );
+        let o = run("pods_resources_set", k);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(
+            objects(&o),
+            ["Deployment/infrasage/worker init container migrate", "Deployment/infrasage/worker container worker"]
+        );
+        assert_eq!(o.findings[0].message, "missing requests.cpu, requests.memory, limits.cpu, limits.memory");
+        assert_eq!(o.findings[1].message, "missing limits.cpu, limits.memory");
+    }
+
+    #[test]
+    fn limits_alone_count_as_requests() {
+        let mut k = good_stack();
+        let mut c = container("worker").resources("100m", "128Mi");
+        c.0.resources.as_mut().unwrap().requests = None;
+        k.deployments.push(deployment("worker").container(c).build());
+        assert_eq!(run("pods_resources_set", k).status, Status::Pass);
+    }
+
+    #[test]
+    fn out_of_scope_workloads_are_ignored() {
+        let mut k = good_stack();
+        k.deployments.push(deployment("other").namespace("kube-system").container(container("x")).build());
+        assert_eq!(run("pods_resources_set", k).status, Status::Pass);
+    }
+
+    // ---- pdb_clickhouse_kafka
+
+    #[test]
+    fn kafka_without_pdb_fails_on_the_workload() {
+        let mut k = good_stack();
+        k.pod_disruption_budgets.retain(|p| p.metadata.name.as_deref() != Some("kafka"));
+        let o = run("pdb_clickhouse_kafka", k);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/kafka"]);
+        assert_eq!(o.findings[0].message, "no PodDisruptionBudget selects its pods");
+    }
+
+    #[test]
+    fn pdbs_that_block_every_drain_fail_on_the_pdb() {
+        let mut k = good_stack();
+        k.pod_disruption_budgets =
+            vec![pdb("clickhouse", "clickhouse", Some(0), None), pdb("kafka", "kafka", None, Some(3))];
+        let o = run("pdb_clickhouse_kafka", k);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["PodDisruptionBudget/infrasage/clickhouse", "PodDisruptionBudget/infrasage/kafka"]);
+        assert_eq!(o.findings[0].message, "allows no voluntary disruption: node drains block forever");
+    }
+
+    #[test]
+    fn pdb_percentages() {
+        let spec = |max: Option<&str>, min: Option<&str>| PodDisruptionBudgetSpec {
+            max_unavailable: max.map(|s| IntOrString::String(s.into())),
+            min_available: min.map(|s| IntOrString::String(s.into())),
+            ..Default::default()
+        };
+        assert!(allows_no_disruption(&spec(Some("0%"), None), Some(3)));
+        assert!(!allows_no_disruption(&spec(Some("10%"), None), Some(3)));
+        assert!(allows_no_disruption(&spec(None, Some("100%")), None));
+        // 90% of 3 rounds up to 3.
+        assert!(allows_no_disruption(&spec(None, Some("90%")), Some(3)));
+        assert!(!allows_no_disruption(&spec(None, Some("50%")), Some(3)));
+        assert!(!allows_no_disruption(&spec(None, None), Some(3)));
+    }
+
+    #[test]
+    fn empty_pdb_selector_covers_all_and_two_pdbs_block_eviction() {
+        let mut k = good_stack();
+        let mut all = pdb("everything", "x", Some(1), None);
+        all.spec.as_mut().unwrap().selector = Some(LabelSelector::default());
+        k.pod_disruption_budgets = vec![all.clone()];
+        assert_eq!(run("pdb_clickhouse_kafka", k.clone()).status, Status::Pass);
+
+        k.pod_disruption_budgets.push(pdb("kafka", "kafka", Some(1), None));
+        let o = run("pdb_clickhouse_kafka", k.clone());
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/kafka"]);
+        assert!(o.findings[0].message.contains("2 PodDisruptionBudgets (everything, kafka)"));
+
+        // A PDB without a selector selects nothing.
+        all.spec.as_mut().unwrap().selector = None;
+        k.pod_disruption_budgets = vec![all];
+        let o = run("pdb_clickhouse_kafka", k);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse", "StatefulSet/infrasage/kafka"]);
+    }
+
+    #[test]
+    fn pdb_skipped_without_clickhouse_and_kafka() {
+        let mut k = good_stack();
+        k.stateful_sets.clear();
+        let o = run("pdb_clickhouse_kafka", k);
+        assert_eq!(o.status, Status::Skipped);
+        assert_eq!(o.reason.as_deref(), Some("no clickhouse or kafka workload in namespaces infrasage"));
+    }
+
+    #[test]
+    fn pdb_unknown_component_is_an_error() {
+        let o = run_with("pdb_clickhouse_kafka", good_stack(), &[("components", json!(["zookeeper"]))]);
+        assert_eq!(o.status, Status::Error);
+    }
+
+    // ---- node_isolation
+
+    #[test]
+    fn workload_free_to_land_anywhere_fails() {
+        let mut k = good_stack();
+        k.deployments.push(deployment("worker").app("worker").container(container("worker")).build());
+        let o = run("node_isolation", k);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["Deployment/infrasage/worker"]);
+    }
+
+    #[test]
+    fn wrong_toleration_fails_and_exists_or_affinity_pass() {
+        let sts = |t: Toleration| {
+            let mut s = stateful_set("kafka").app("kafka").container(container("kafka")).build();
+            s.spec.as_mut().unwrap().template.spec.as_mut().unwrap().tolerations = Some(vec![t]);
+            s
+        };
+        let tol = |key: Option<&str>, op: &str, value: Option<&str>| Toleration {
+            key: key.map(Into::into),
+            operator: Some(op.into()),
+            value: value.map(Into::into),
+            ..Default::default()
+        };
+        let o = run("node_isolation", replace_sts(good_stack(), sts(tol(Some("dedicated"), "Equal", Some("gpu")))));
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/kafka"]);
+        for t in [tol(Some("dedicated"), "Exists", None), tol(None, "Exists", None)] {
+            assert_eq!(run("node_isolation", replace_sts(good_stack(), sts(t))).status, Status::Pass);
+        }
+
+        let mut s = stateful_set("kafka").app("kafka").container(container("kafka")).build();
+        s.spec.as_mut().unwrap().template.spec.as_mut().unwrap().affinity = Some(Affinity {
+            node_affinity: Some(NodeAffinity {
+                required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                    node_selector_terms: vec![NodeSelectorTerm::default()],
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert_eq!(run("node_isolation", replace_sts(good_stack(), s)).status, Status::Pass);
+    }
+
+    // ---- pvc_wait_for_first_consumer
+
+    #[test]
+    fn immediate_binding_class_fails_on_the_template() {
+        let mut k = good_stack();
+        k.storage_classes.push(storage_class("gp2", "Immediate", false));
+        let sts = clickhouse()
+            .container(container("clickhouse").resources("2", "16Gi").mount("data", "/var/lib/clickhouse"))
+            .claim_template("data", Some("gp2"), "500Gi")
+            .build();
+        let o = run("pvc_wait_for_first_consumer", replace_sts(k, sts));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse volumeClaimTemplate data"]);
+        assert!(o.findings[0].message.starts_with("StorageClass gp2 binds Immediate"));
+    }
+
+    #[test]
+    fn unresolvable_classes_fail_on_the_pvc() {
+        let mut k = good_stack();
+        let mut unset = storage_class("legacy", "WaitForFirstConsumer", false);
+        unset.volume_binding_mode = None;
+        k.storage_classes.push(unset);
+        k.persistent_volume_claims = vec![
+            pvc("missing-class", Some("fast"), "1Gi"),
+            pvc("static", Some(""), "1Gi"),
+            pvc("legacy", Some("legacy"), "1Gi"),
+        ];
+        let mut elsewhere = pvc("elsewhere", Some("fast"), "1Gi");
+        elsewhere.metadata.namespace = Some("other".into());
+        k.persistent_volume_claims.push(elsewhere);
+        let o = run("pvc_wait_for_first_consumer", k);
+        assert_eq!(
+            objects(&o),
+            [
+                "PersistentVolumeClaim/infrasage/missing-class",
+                "PersistentVolumeClaim/infrasage/static",
+                "PersistentVolumeClaim/infrasage/legacy"
+            ]
+        );
+        assert_eq!(o.findings[0].message, "StorageClass fast does not exist");
+        assert!(o.findings[2].message.contains("binds Immediate"));
+    }
+
+    #[test]
+    fn no_default_class_fails_the_unset_template() {
+        let mut k = good_stack();
+        k.storage_classes = vec![storage_class("gp3-wait", "WaitForFirstConsumer", false)];
+        let o = run("pvc_wait_for_first_consumer", k);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/kafka volumeClaimTemplate data"]);
+    }
 }
