@@ -97,7 +97,8 @@ fn junit_parses_as_xml_with_one_testcase_per_item() {
         }
     }
     let report: Report =
-        serde_json::from_str(&stdout(&run(&["check", "--manifests", "examples/manifests", "--output", "json"]))).unwrap();
+        serde_json::from_str(&stdout(&run(&["check", "--manifests", "examples/manifests", "--output", "json"])))
+            .unwrap();
     assert_eq!(cases, 56);
     assert_eq!(suites, 11);
     assert_eq!(failures, report.summary.fail);

@@ -10,50 +10,14 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::common::{main_containers, namespaces_text, no_component, scope_ref};
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{label_selector_matches, name_of, namespace_of, object_ref};
 use crate::snapshot::kubernetes::KubeOrigin;
-use crate::snapshot::{Component, KubeSnapshot, Workload};
+use crate::snapshot::{Component, Workload};
 
 const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
-
-// ---- helpers shared by the checks of this module and its siblings
-
-/// The namespaces in scope, for reasons about something absent.
-pub(super) fn namespaces_text(k: &KubeSnapshot) -> String {
-    k.scope.namespaces.join(", ")
-}
-
-/// The object a finding names when what is wrong is that an object does not exist.
-pub(super) fn scope_ref(k: &KubeSnapshot) -> String {
-    format!("Namespace/{}", k.scope.namespaces.join(","))
-}
-
-/// How a component is recognised, for messages: `app.kubernetes.io/name=ingestion-gateway`.
-pub(super) fn selector_text(k: &KubeSnapshot, c: Component) -> String {
-    match k.selector(c) {
-        Some(sel) if !sel.labels.is_empty() => {
-            sel.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
-        }
-        Some(sel) => format!("name {}", sel.name),
-        None => format!("no selector configured for {}", c.key()),
-    }
-}
-
-/// An InfraSage service component must run in scope; its absence is a finding, not a skip.
-pub(super) fn missing_service(k: &KubeSnapshot, c: Component, what: &str) -> Finding {
-    Finding::new(scope_ref(k), format!("no {what} workload found (selector {})", selector_text(k, c)))
-}
-
-/// ClickHouse and Kafka may run outside Kubernetes, so their absence leaves an item undecided.
-pub(super) fn no_component(k: &KubeSnapshot, what: &str) -> Undecided {
-    Undecided::skipped(format!("no {what} workload in namespaces {}", namespaces_text(k)))
-}
-
-pub(super) fn main_containers<'a>(w: &Workload<'a>) -> impl Iterator<Item = &'a Container> {
-    w.containers().filter(|(_, init)| !init).map(|(c, _)| c)
-}
 
 // ---- clickhouse_persistent_volumes
 
@@ -62,7 +26,7 @@ pub fn clickhouse_persistent_volumes(ctx: &CheckCtx) -> CheckResult {
     let data_path = ctx.params.str("data_path")?;
     let workloads = k.component_workloads(Component::Clickhouse);
     if workloads.is_empty() {
-        return Err(no_component(k, "ClickHouse"));
+        return Err(no_component(k, Component::Clickhouse));
     }
     let mut findings = Vec::new();
     let mut checked = 0;
@@ -621,7 +585,7 @@ mod tests {
     use crate::checks::Params;
     use crate::fixtures::*;
     use crate::outcome::Status;
-    use crate::snapshot::{Snapshot, SourceState};
+    use crate::snapshot::{KubeSnapshot, Snapshot, SourceState};
     use k8s_openapi::api::apps::v1::StatefulSet;
     use k8s_openapi::api::batch::v1::CronJobStatus;
     use k8s_openapi::api::core::v1::{Affinity, HostPathVolumeSource, NodeAffinity, NodeSelector, NodeSelectorTerm};

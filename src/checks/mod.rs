@@ -2,6 +2,7 @@
 //! the one in [`CheckCtx`]. Grouped by checklist category.
 
 pub mod attestation;
+pub mod common;
 pub mod infrastructure;
 pub mod network;
 pub mod params;

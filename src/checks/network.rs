@@ -7,7 +7,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::secrets::{looked_for, service_workloads};
+use super::common::{scope_ref, selector_text, service_workloads};
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome};
 use crate::snapshot::kube_query::{name_of, namespace_of, object_ref, selector_is_empty};
@@ -111,10 +111,9 @@ pub fn gateway_tls_ingress(ctx: &CheckCtx) -> CheckResult {
     let tls_annotations = ctx.params.list("tls_annotations")?;
     let services = k.component_services(Component::Gateway);
     if services.is_empty() {
-        let what = looked_for(k, Component::Gateway).unwrap_or_else(|| "has a configured selector".to_string());
         let f = Finding::new(
-            "Component/gateway",
-            format!("no Service in namespace {} routes to the gateway or {what}", k.scope.namespaces.join(",")),
+            scope_ref(k),
+            format!("no Service routes to the ingestion gateway or matches {}", selector_text(k, Component::Gateway)),
         );
         return Ok(Outcome::from_findings(vec![f], ""));
     }
@@ -613,7 +612,7 @@ mod tests {
         let mut k = good_stack();
         k.deployments.retain(|d| d.metadata.name.as_deref() != Some("admin-ui"));
         let o = run("mtls_enabled", k);
-        assert_eq!(objects(&o), ["Component/admin_ui"]);
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
         assert!(o.findings[0].message.contains("app.kubernetes.io/name=admin-ui"));
     }
 
@@ -652,7 +651,7 @@ mod tests {
         let mut k = good_stack();
         k.services.retain(|s| s.metadata.name.as_deref() != Some("ingestion-gateway"));
         let o = run("gateway_tls_ingress", k);
-        assert_eq!(objects(&o), ["Component/gateway"]);
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
     }
 
     // ---- admin_ui_not_public

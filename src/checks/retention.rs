@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::PersistentVolume;
 
-use super::infrastructure::{main_containers, missing_service, no_component};
+use super::common::{main_containers, missing_component, no_component};
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{name_of, object_ref, EnvValue};
@@ -18,7 +18,7 @@ pub fn log_field_exclusions(ctx: &CheckCtx) -> CheckResult {
     let env_name = ctx.params.str("env_name")?;
     let gateways = k.component_workloads(Component::Gateway);
     if gateways.is_empty() {
-        return Ok(Outcome::from_findings(vec![missing_service(k, Component::Gateway, "ingestion gateway")], ""));
+        return Ok(Outcome::from_findings(vec![missing_component(k, Component::Gateway)], ""));
     }
     let mut findings = Vec::new();
     let mut sources = Vec::new();
@@ -71,7 +71,7 @@ pub fn data_residency(ctx: &CheckCtx) -> CheckResult {
     let k = ctx.snapshot.kube()?;
     let workloads = k.component_workloads(Component::Clickhouse);
     if workloads.is_empty() {
-        return Err(no_component(k, "ClickHouse"));
+        return Err(no_component(k, Component::Clickhouse));
     }
     let claims: BTreeSet<(String, String)> = workloads.iter().flat_map(clickhouse_claims).collect();
     let volumes: Vec<&PersistentVolume> = k

@@ -7,7 +7,7 @@ use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricSpec};
 use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaimSpec};
 use regex::Regex;
 
-use super::infrastructure::{main_containers, missing_service, no_component};
+use super::common::{main_containers, missing_component, no_component};
 use super::CheckCtx;
 use crate::catalogue::SourceId;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
@@ -65,7 +65,7 @@ fn profile_ceilings(ctx: &CheckCtx) -> Result<BTreeMap<String, f64>, Undecided> 
 fn gateway_profiles(k: &KubeSnapshot, env_name: &str) -> Result<Vec<(String, String)>, Vec<Finding>> {
     let gateways = k.component_workloads(Component::Gateway);
     if gateways.is_empty() {
-        return Err(vec![missing_service(k, Component::Gateway, "ingestion gateway")]);
+        return Err(vec![missing_component(k, Component::Gateway)]);
     }
     let mut found = Vec::new();
     let mut findings = Vec::new();
@@ -234,7 +234,7 @@ pub fn gateway_hpa(ctx: &CheckCtx) -> CheckResult {
     let k = ctx.snapshot.kube()?;
     let gateways = k.component_workloads(Component::Gateway);
     if gateways.is_empty() {
-        return Ok(Outcome::from_findings(vec![missing_service(k, Component::Gateway, "ingestion gateway")], ""));
+        return Ok(Outcome::from_findings(vec![missing_component(k, Component::Gateway)], ""));
     }
     let mut findings = Vec::new();
     let mut reasons = Vec::new();
@@ -327,7 +327,7 @@ pub fn aiops_replicas_ha(ctx: &CheckCtx) -> CheckResult {
     let live = k.origin == KubeOrigin::Live;
     let workloads = k.component_workloads(Component::Aiops);
     if workloads.is_empty() {
-        return Ok(Outcome::from_findings(vec![missing_service(k, Component::Aiops, "AIops engine")], ""));
+        return Ok(Outcome::from_findings(vec![missing_component(k, Component::Aiops)], ""));
     }
     let mut findings = Vec::new();
     let mut reasons = Vec::new();
@@ -375,7 +375,7 @@ pub fn clickhouse_memory_limit(ctx: &CheckCtx) -> CheckResult {
     let expected = ctx.params.int("expected_result_bytes")?;
     let workloads = k.component_workloads(Component::Clickhouse);
     if workloads.is_empty() {
-        return Err(no_component(k, "ClickHouse"));
+        return Err(no_component(k, Component::Clickhouse));
     }
     let mut findings = Vec::new();
     let mut limits = Vec::new();
@@ -614,7 +614,7 @@ mod tests {
         assert_eq!(o.status, Status::Fail);
         assert_eq!(
             o.findings[0].message,
-            "no ingestion gateway workload found (selector app.kubernetes.io/name=ingestion-gateway)"
+            "no ingestion gateway workload found (selector app.kubernetes.io/name=ingestion-gateway or named ingestion-gateway)"
         );
     }
 
@@ -802,7 +802,7 @@ mod tests {
         assert_eq!(o.status, Status::Fail);
         assert_eq!(
             o.findings[0].message,
-            "no AIops engine workload found (selector app.kubernetes.io/name=aiops-engine)"
+            "no AIops engine workload found (selector app.kubernetes.io/name=aiops-engine or named aiops-engine)"
         );
     }
 

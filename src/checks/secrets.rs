@@ -8,50 +8,11 @@ use std::collections::BTreeSet;
 
 use regex::Regex;
 
+use super::common::service_workloads;
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{namespace_of, object_ref};
-use crate::snapshot::{Component, EnvValue, KubeSnapshot, Workload};
-
-/// The workloads of the InfraSage service components (gateway, aiops, ml, admin UI), each once,
-/// and a finding for every service component that has none.
-pub(super) fn service_workloads(k: &KubeSnapshot) -> (Vec<Workload<'_>>, Vec<Finding>) {
-    let mut workloads: Vec<Workload<'_>> = Vec::new();
-    let mut missing = Vec::new();
-    for c in Component::SERVICES {
-        let found = k.component_workloads(c);
-        if found.is_empty() {
-            missing.push(missing_component(k, c));
-        }
-        for w in found {
-            // A workload matched by two components' selectors is still one workload.
-            if !workloads.iter().any(|seen| std::ptr::eq(seen.meta, w.meta)) {
-                workloads.push(w);
-            }
-        }
-    }
-    (workloads, missing)
-}
-
-/// The finding for a component without workloads, naming what was looked for.
-pub(super) fn missing_component(k: &KubeSnapshot, c: Component) -> Finding {
-    let object = format!("Component/{}", c.key());
-    match looked_for(k, c) {
-        Some(what) => Finding::new(object, format!("no workload in namespace {} {what}", k.scope.namespaces.join(","))),
-        None => Finding::new(object, format!("no selector is configured for component {}", c.key())),
-    }
-}
-
-/// How a component is recognised, as "matches key=value or is named name".
-pub(super) fn looked_for(k: &KubeSnapshot, c: Component) -> Option<String> {
-    let sel = k.selector(c)?;
-    let labels = sel.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-    Some(match (labels.is_empty(), sel.name.is_empty()) {
-        (false, false) => format!("matches {labels} or is named {}", sel.name),
-        (false, true) => format!("matches {labels}"),
-        (true, _) => format!("is named {}", sel.name),
-    })
-}
+use crate::snapshot::{EnvValue, KubeSnapshot, Workload};
 
 pub fn jwt_secret_strong(ctx: &CheckCtx) -> CheckResult {
     let k = ctx.snapshot.kube()?;
@@ -587,10 +548,10 @@ mod tests {
         k.deployments.retain(|d| d.metadata.name.as_deref() != Some("ml-service"));
         let o = run("jwt_secret_strong", k);
         assert_eq!(o.status, Status::Fail);
-        assert_eq!(objects(&o), ["Component/ml"]);
+        assert_eq!(objects(&o), ["Namespace/infrasage"]);
         assert_eq!(
             o.findings[0].message,
-            "no workload in namespace infrasage matches app.kubernetes.io/name=ml-service or is named ml-service"
+            "no ML service workload found (selector app.kubernetes.io/name=ml-service or named ml-service)"
         );
     }
 

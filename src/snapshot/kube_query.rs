@@ -37,6 +37,18 @@ impl Component {
         }
     }
 
+    /// How messages name it.
+    pub fn human(self) -> &'static str {
+        match self {
+            Component::Gateway => "ingestion gateway",
+            Component::Aiops => "AIops engine",
+            Component::Ml => "ML service",
+            Component::AdminUi => "admin UI",
+            Component::Clickhouse => "ClickHouse",
+            Component::Kafka => "Kafka",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Component> {
         [
             Component::Gateway,

@@ -54,5 +54,8 @@ pub fn assert_snapshot(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", path.display()));
-    assert!(expected == actual, "{name} drifted; run with UPDATE_SNAPSHOTS=1 and review the diff\n--- actual ---\n{actual}");
+    assert!(
+        expected == actual,
+        "{name} drifted; run with UPDATE_SNAPSHOTS=1 and review the diff\n--- actual ---\n{actual}"
+    );
 }
