@@ -276,8 +276,12 @@ async fn evaluate_forever(
             took_seconds = report.duration_seconds,
             "evaluation published"
         );
-        let published = tokio::task::block_in_place(|| Published::new(report));
-        publish.send_replace(Some(Arc::new(published)));
+        match tokio::task::spawn_blocking(move || Published::new(report)).await {
+            Ok(published) => {
+                publish.send_replace(Some(Arc::new(published)));
+            }
+            Err(e) => tracing::error!("rendering the evaluation failed: {e}"),
+        }
         if *stop.borrow() {
             return;
         }

@@ -546,3 +546,49 @@ pub fn good_stack() -> KubeSnapshot {
         ..Default::default()
     }
 }
+
+/// A stack that gets most things wrong at once: the full-stack failing fixture.
+pub fn bad_stack() -> KubeSnapshot {
+    let sloppy = |name: &str, replicas: i32| {
+        deployment(name)
+            .app(name)
+            .replicas(replicas)
+            .container(
+                container(name)
+                    .requests_only("100m", "128Mi")
+                    .env("MTLS_ENABLED", "false")
+                    .env("JWT_SECRET", "changeme")
+                    .env("ANTHROPIC_API_KEY", "sk-ant-literal")
+                    .env("SCALE_PROFILE", "gigantic"),
+            )
+            .build()
+    };
+    KubeSnapshot {
+        deployments: vec![
+            sloppy("ingestion-gateway", 1),
+            sloppy("aiops-engine", 1),
+            sloppy("ml-service", 1),
+            sloppy("admin-ui", 1),
+        ],
+        stateful_sets: vec![
+            stateful_set("clickhouse")
+                .app("clickhouse")
+                .container(container("clickhouse").requests_only("1", "1Gi").mount("data", "/var/lib/clickhouse"))
+                .volume_empty_dir("data")
+                .build(),
+            stateful_set("kafka")
+                .app("kafka")
+                .container(container("kafka").resources("1", "4Gi"))
+                .claim_template("data", Some("standard"), "10Gi")
+                .build(),
+        ],
+        services: vec![
+            service("ingestion-gateway", "ingestion-gateway", "ClusterIP"),
+            service("admin-ui", "admin-ui", "LoadBalancer"),
+        ],
+        pod_disruption_budgets: vec![pdb("clickhouse", "clickhouse", Some(0), None)],
+        storage_classes: vec![storage_class("standard", "Immediate", true)],
+        config_maps: vec![config_map("infrasage-config", &[("DB_PASSWORD", "hunter2")])],
+        ..Default::default()
+    }
+}

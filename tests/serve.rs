@@ -154,3 +154,41 @@ fn ready_is_503_until_the_first_evaluation_is_published() {
     rt.block_on(server).unwrap();
     assert!(get(&addr, "/health").is_none(), "the listener is closed after shutdown");
 }
+
+/// Debian's `promtool check metrics` lints the exposition as Prometheus' own tooling sees it.
+#[test]
+fn exposition_passes_promtool_lint() {
+    use std::io::Write;
+    let Ok(promtool) = which("promtool") else {
+        assert!(
+            std::env::var("INFRASAGE_TEST_REQUIRE_TOOLS").is_err(),
+            "promtool is required (scripts/install-deps.sh installs it)"
+        );
+        eprintln!("promtool not installed: lint not run");
+        return;
+    };
+    let e = Exporter::start(&["--config", "examples/config.yaml"]);
+    e.wait_ready();
+    let (_, body) = get(&e.addr, "/metrics").unwrap();
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(tool)).find(|p| p.is_file()))
+        .ok_or(())
+}

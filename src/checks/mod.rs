@@ -98,3 +98,86 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod full_stack_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::catalogue::SourceId;
+    use crate::fixtures::{bad_stack, good_stack};
+    use crate::outcome::{Outcome, Status};
+    use crate::snapshot::{KubeSnapshot, SourceState};
+
+    /// Every item with a Kubernetes side, evaluated on one stack.
+    fn evaluate(k: KubeSnapshot) -> BTreeMap<&'static str, Outcome> {
+        let mut s = Snapshot::default();
+        s.kubernetes = SourceState::Ready(k);
+        let now = chrono::Utc::now();
+        crate::catalogue::ITEMS
+            .iter()
+            .filter(|i| i.sources.contains(&SourceId::Kubernetes))
+            .map(|item| {
+                let params = Params::resolve(item, None);
+                let ctx = CheckCtx { item, snapshot: &s, params: &params, now, attestation: None };
+                (item.id, find(item.id).unwrap()(&ctx).unwrap_or_else(Outcome::from))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_good_stack_passes_every_item_kubernetes_alone_decides() {
+        for (id, o) in evaluate(good_stack()) {
+            match o.status {
+                Status::Pass => {}
+                // Items that need a second source, or a parameter only the operator knows.
+                Status::Skipped => assert!(
+                    [
+                        "scale_profile_matches_volume",
+                        "clickhouse_storage_headroom",
+                        "clickhouse_memory_limit",
+                        "data_residency"
+                    ]
+                    .contains(&id),
+                    "{id} skipped: {:?}",
+                    o.reason
+                ),
+                _ => panic!("{id} on the good stack: {o:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_bad_stack_fails_nearly_everything() {
+        let results = evaluate(bad_stack());
+        let failing: Vec<&str> = results.iter().filter(|(_, o)| o.status == Status::Fail).map(|(id, _)| *id).collect();
+        assert_eq!(
+            failing,
+            [
+                "admin_ui_not_public",
+                "aiops_replicas_ha",
+                "anthropic_key_from_secret",
+                "clickhouse_backup_scheduled",
+                "clickhouse_memory_limit",
+                "clickhouse_persistent_volumes",
+                "egress_restricted",
+                "gateway_hpa",
+                "gateway_tls_ingress",
+                "jwt_secret_strong",
+                "log_field_exclusions",
+                "mtls_enabled",
+                "network_policies_namespace_isolation",
+                "node_isolation",
+                "pdb_clickhouse_kafka",
+                "pods_resources_set",
+                "pvc_wait_for_first_consumer",
+                "scale_profile_matches_volume",
+                "secrets_not_in_configmaps",
+            ]
+        );
+        let debug = format!("{results:?}");
+        for planted in ["changeme", "hunter2", "sk-ant-literal"] {
+            assert!(!debug.contains(planted), "a finding quotes the secret {planted}");
+        }
+    }
+}

@@ -17,10 +17,14 @@ use crate::snapshot::kubernetes::{KubeOrigin, KubeScope, SecretBytes};
 use crate::snapshot::{KubeSnapshot, SecretObject, SourceData};
 
 pub struct ManifestSource {
+    inputs: std::sync::Arc<Inputs>,
+    timeout: Duration,
+}
+
+struct Inputs {
     paths: Vec<PathBuf>,
     stdin: Option<String>,
     scope: KubeScope,
-    timeout: Duration,
 }
 
 impl ManifestSource {
@@ -40,11 +44,17 @@ impl ManifestSource {
             }
         }
         let scope = KubeScope { namespaces: k.namespaces.clone(), components: component_selectors(k) };
-        Ok(ManifestSource { paths, stdin, scope, timeout: k.timeout.0 })
+        Ok(ManifestSource { inputs: std::sync::Arc::new(Inputs { paths, stdin, scope }), timeout: k.timeout.0 })
     }
 
     /// One full read of every input.
     pub fn load(&self) -> Result<Gathered, String> {
+        self.inputs.load()
+    }
+}
+
+impl Inputs {
+    fn load(&self) -> Result<Gathered, String> {
         let mut loader = Loader::new(self.scope.clone());
         for p in &self.paths {
             if p.as_os_str() == "-" {
@@ -65,9 +75,13 @@ impl Source for ManifestSource {
         self.timeout
     }
     fn gather(&self) -> BoxFuture<'_, Result<Gathered, String>> {
-        // File reads are quick and bounded; block_in_place keeps them off the async workers'
-        // hot path without cloning the source into a 'static task.
-        Box::pin(async move { tokio::task::block_in_place(|| self.load()) })
+        // File reads and parsing block: keep them off the async workers.
+        let inputs = std::sync::Arc::clone(&self.inputs);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || inputs.load())
+                .await
+                .unwrap_or_else(|e| Err(format!("manifest loader failed: {e}")))
+        })
     }
 }
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the tests need from the package registries, idempotently: a second run on the
+# same machine installs nothing. Debian 12 (root, or sudo).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# promtool lints the exporter's exposition (and, later, the bundled rules).
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "install-deps: installing Debian's prometheus (for promtool)"
+  apt_install prometheus
+  # The package enables a system Prometheus on :9090; the tests start their own on loopback.
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-deps: cargo is not on PATH; install Rust (rustup) first" >&2
+  exit 1
+fi
+echo "install-deps: ok"

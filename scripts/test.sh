@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test, as CI does: installs what the tests need, then formatting, lints, unit
+# tests (no services) and integration tests. Services the tests need are started and stopped
+# by the scripts under tests/support/, called from here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Builds are cached outside the clone so a second run on this machine is quick.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/infrasage-readiness/target}"
+# Tests that need an outside tool fail instead of skipping when it is missing.
+export INFRASAGE_TEST_REQUIRE_TOOLS=1
+
+./scripts/install-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo test"
+cargo test
