@@ -111,8 +111,7 @@ mod full_stack_tests {
 
     /// Every item with a Kubernetes side, evaluated on one stack.
     fn evaluate(k: KubeSnapshot) -> BTreeMap<&'static str, Outcome> {
-        let mut s = Snapshot::default();
-        s.kubernetes = SourceState::Ready(k);
+        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
         let now = chrono::Utc::now();
         crate::catalogue::ITEMS
             .iter()
