@@ -592,3 +592,42 @@ pub fn bad_stack() -> KubeSnapshot {
         ..Default::default()
     }
 }
+
+// ---- running one check in tests
+
+/// The fixed moment unit tests evaluate at.
+pub fn fixed_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2025-06-02T12:00:00Z").expect("valid time").with_timezone(&chrono::Utc)
+}
+
+/// Runs one item's check on a Kubernetes snapshot with parameter overrides, at [`fixed_now`].
+pub fn run_check_with(id: &str, k: KubeSnapshot, overrides: &[(&str, serde_json::Value)]) -> crate::outcome::Outcome {
+    use crate::checks::{CheckCtx, Params};
+    use crate::snapshot::{Snapshot, SourceState};
+    let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
+    let item = crate::catalogue::find(id).expect("a catalogue id");
+    let overrides: BTreeMap<String, serde_json::Value> =
+        overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let params = Params::resolve(item, Some(&overrides));
+    let ctx = CheckCtx { item, snapshot: &s, params: &params, now: fixed_now(), attestation: None };
+    crate::checks::find(id).expect("a registered check")(&ctx).unwrap_or_else(crate::outcome::Outcome::from)
+}
+
+pub fn run_check(id: &str, k: KubeSnapshot) -> crate::outcome::Outcome {
+    run_check_with(id, k, &[])
+}
+
+/// The objects an outcome's findings name, in order.
+pub fn finding_objects(o: &crate::outcome::Outcome) -> Vec<&str> {
+    o.findings.iter().map(|f| f.object.as_str()).collect()
+}
+
+pub fn deploy_mut<'a>(k: &'a mut KubeSnapshot, name: &str) -> &'a mut Deployment {
+    k.deployments.iter_mut().find(|d| d.metadata.name.as_deref() == Some(name)).expect("a deployment of the stack")
+}
+
+/// Replaces the first container of a Deployment of the stack.
+pub fn set_container(k: &mut KubeSnapshot, deploy: &str, c: ContainerB) {
+    let d = deploy_mut(k, deploy);
+    d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0] = c.0;
+}

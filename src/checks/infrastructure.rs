@@ -584,34 +584,14 @@ mod tests {
     use crate::catalogue;
     use crate::checks::Params;
     use crate::fixtures::*;
+    use crate::fixtures::{finding_objects as objects, fixed_now as now, run_check as run, run_check_with as run_with};
     use crate::outcome::Status;
-    use crate::snapshot::{KubeSnapshot, Snapshot, SourceState};
+    use crate::snapshot::{KubeSnapshot, Snapshot};
     use k8s_openapi::api::apps::v1::StatefulSet;
     use k8s_openapi::api::batch::v1::CronJobStatus;
     use k8s_openapi::api::core::v1::{Affinity, HostPathVolumeSource, NodeAffinity, NodeSelector, NodeSelectorTerm};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
-    use serde_json::{json, Value};
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-06-02T12:00:00Z").unwrap().with_timezone(&Utc)
-    }
-
-    fn run_with(id: &str, k: KubeSnapshot, overrides: &[(&str, Value)]) -> Outcome {
-        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
-        let item = catalogue::find(id).unwrap();
-        let overrides: BTreeMap<String, Value> = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        let params = Params::resolve(item, Some(&overrides));
-        let ctx = CheckCtx { item, snapshot: &s, params: &params, now: now(), attestation: None };
-        crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
-    }
-
-    fn run(id: &str, k: KubeSnapshot) -> Outcome {
-        run_with(id, k, &[])
-    }
-
-    fn objects(o: &Outcome) -> Vec<&str> {
-        o.findings.iter().map(|f| f.object.as_str()).collect()
-    }
+    use serde_json::json;
 
     fn gap(schedule: &str) -> Option<Duration> {
         cron_largest_gap(schedule).unwrap()

@@ -393,42 +393,18 @@ fn ports_text(ports: Option<&[NetworkPolicyPort]>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
-    use k8s_openapi::api::apps::v1::Deployment;
+
     use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyPeer};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     use super::*;
-    use crate::catalogue;
-    use crate::checks::Params;
+    use crate::fixtures::{deploy_mut, finding_objects as objects, run_check as run, set_container};
+
     use crate::fixtures::{
         config_map, container, deny_all_policy, good_stack, ingress, labels, meta, service, with_annotations,
         ContainerB, NS,
     };
     use crate::outcome::Status;
-    use crate::snapshot::{Snapshot, SourceState};
-
-    fn run(id: &str, k: KubeSnapshot) -> Outcome {
-        let item = catalogue::find(id).unwrap();
-        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
-        let params = Params::resolve(item, None);
-        let now = DateTime::<Utc>::from_timestamp(1_750_000_000, 0).unwrap();
-        let ctx = CheckCtx { item, snapshot: &s, params: &params, now, attestation: None };
-        crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
-    }
-
-    fn objects(o: &Outcome) -> Vec<&str> {
-        o.findings.iter().map(|f| f.object.as_str()).collect()
-    }
-
-    fn deploy_mut<'a>(k: &'a mut KubeSnapshot, name: &str) -> &'a mut Deployment {
-        k.deployments.iter_mut().find(|d| d.metadata.name.as_deref() == Some(name)).unwrap()
-    }
-
-    fn set_container(k: &mut KubeSnapshot, deploy: &str, c: ContainerB) {
-        let d = deploy_mut(k, deploy);
-        d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0] = c.0;
-    }
 
     /// The stack with the gateway's only container replaced.
     fn gateway_with(c: ContainerB) -> KubeSnapshot {

@@ -181,37 +181,17 @@ fn pv_regions(pv: &PersistentVolume) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue;
-    use crate::checks::Params;
+    use crate::fixtures::{finding_objects as objects, run_check as run, run_check_with as run_with};
+
     use crate::fixtures::*;
     use crate::outcome::Status;
-    use crate::snapshot::{Snapshot, SourceState};
-    use chrono::{DateTime, Utc};
+
     use k8s_openapi::api::core::v1::{
         NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference, PersistentVolumeSpec,
         VolumeNodeAffinity,
     };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use serde_json::{json, Value};
-    use std::collections::BTreeMap;
-
-    fn run_with(id: &str, k: KubeSnapshot, overrides: &[(&str, Value)]) -> Outcome {
-        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
-        let item = catalogue::find(id).unwrap();
-        let overrides: BTreeMap<String, Value> = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        let params = Params::resolve(item, Some(&overrides));
-        let now = DateTime::parse_from_rfc3339("2025-06-02T12:00:00Z").unwrap().with_timezone(&Utc);
-        let ctx = CheckCtx { item, snapshot: &s, params: &params, now, attestation: None };
-        crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
-    }
-
-    fn run(id: &str, k: KubeSnapshot) -> Outcome {
-        run_with(id, k, &[])
-    }
-
-    fn objects(o: &Outcome) -> Vec<&str> {
-        o.findings.iter().map(|f| f.object.as_str()).collect()
-    }
 
     fn with_gateway(c: ContainerB) -> KubeSnapshot {
         let mut k = good_stack();

@@ -448,9 +448,10 @@ mod tests {
     use crate::catalogue;
     use crate::checks::Params;
     use crate::fixtures::*;
+    use crate::fixtures::{finding_objects as objects, fixed_now as now, run_check as run};
     use crate::outcome::Status;
     use crate::snapshot::{Snapshot, SourceState};
-    use chrono::{DateTime, Utc};
+
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::autoscaling::v2::{
         ExternalMetricSource, MetricIdentifier, MetricTarget, ResourceMetricSource,
@@ -458,10 +459,6 @@ mod tests {
     use serde_json::{json, Value};
 
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-06-02T12:00:00Z").unwrap().with_timezone(&Utc)
-    }
 
     fn run_full(
         id: &str,
@@ -477,16 +474,8 @@ mod tests {
         crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
     }
 
-    fn run(id: &str, k: KubeSnapshot) -> Outcome {
-        run_full(id, k, &[], &[])
-    }
-
     fn ready(source: SourceId) -> (SourceId, SourceState<()>) {
         (source, SourceState::Ready(()))
-    }
-
-    fn objects(o: &Outcome) -> Vec<&str> {
-        o.findings.iter().map(|f| f.object.as_str()).collect()
     }
 
     fn without_deployment(mut k: KubeSnapshot, name: &str) -> KubeSnapshot {

@@ -360,38 +360,13 @@ fn is_plain_number(v: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
-    use k8s_openapi::api::apps::v1::Deployment;
 
     use super::*;
-    use crate::catalogue;
-    use crate::checks::Params;
-    use crate::fixtures::{self, config_map, container, deployment, good_stack, ContainerB};
+    use crate::fixtures::{finding_objects as objects, run_check as run, set_container};
+
+    use crate::fixtures::{self, config_map, container, deployment, good_stack};
     use crate::outcome::Status;
-    use crate::snapshot::{SecretObject, Snapshot, SourceState};
-
-    fn run(id: &str, k: KubeSnapshot) -> Outcome {
-        let item = catalogue::find(id).unwrap();
-        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
-        let params = Params::resolve(item, None);
-        let now = DateTime::<Utc>::from_timestamp(1_750_000_000, 0).unwrap();
-        let ctx = CheckCtx { item, snapshot: &s, params: &params, now, attestation: None };
-        crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
-    }
-
-    fn objects(o: &Outcome) -> Vec<&str> {
-        o.findings.iter().map(|f| f.object.as_str()).collect()
-    }
-
-    fn deploy_mut<'a>(k: &'a mut KubeSnapshot, name: &str) -> &'a mut Deployment {
-        k.deployments.iter_mut().find(|d| d.metadata.name.as_deref() == Some(name)).unwrap()
-    }
-
-    /// Replaces the first container of a Deployment of the stack.
-    fn set_container(k: &mut KubeSnapshot, deploy: &str, c: ContainerB) {
-        let d = deploy_mut(k, deploy);
-        d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0] = c.0;
-    }
+    use crate::snapshot::SecretObject;
 
     fn jwt_secret(value: &[u8]) -> SecretObject {
         fixtures::secret("infrasage-jwt", &[("secret", value)])
