@@ -23,6 +23,16 @@ if ! command -v promtool >/dev/null 2>&1; then
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
+# The test API server's scripts need these (most machines have them already).
+for tool in openssl curl; do
+  command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"
+done
+# kube-apiserver v1.34 and etcd v3.6 are built from the Go module proxy (go >= 1.24).
+if ! command -v go >/dev/null 2>&1; then
+  echo "install-deps: go (>= 1.24) is required to build the test API server" >&2
+  exit 1
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "install-deps: cargo is not on PATH; install Rust (rustup) first" >&2
   exit 1

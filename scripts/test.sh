@@ -12,13 +12,19 @@ export INFRASAGE_TEST_REQUIRE_TOOLS=1
 
 ./scripts/install-deps.sh
 
+# The real kube-apiserver + etcd of the live-Kubernetes tests: built once per machine (cached),
+# started fresh for this run, stopped at the end. The tests call the same script.
+k8s=tests/support/k8s/cluster.sh
+log=$(mktemp)
+trap 'rm -f "$log"; $k8s reset' EXIT
+$k8s reset
+$k8s start >/dev/null
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 # No doctests: the crate has none, and a trailing "0 passed" would hide the real count.
 cargo test --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -219,7 +219,7 @@ impl Engine {
 
 /// A check that panics is a bug; it becomes that item's error, not the process's end.
 fn run_guarded(f: CheckFn, ctx: &CheckCtx) -> Outcome {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| checks::run(f, ctx))) {
         Ok(Ok(o)) => o,
         Ok(Err(u)) => u.into(),
         Err(_) => {

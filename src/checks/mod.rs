@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::catalogue::Item;
 use crate::config::Attestation;
 use crate::outcome::CheckResult;
+use crate::snapshot::kubernetes::{KubeKind, WORKLOAD_KINDS};
 use crate::snapshot::Snapshot;
 
 pub use params::Params;
@@ -30,49 +31,243 @@ pub struct CheckCtx<'a> {
 
 pub type CheckFn = fn(&CheckCtx) -> CheckResult;
 
+/// Catalogue id, the function deciding it, and the Kubernetes kinds it reads (what the live
+/// loader lists and `deploy/rbac.yaml` grants). Secrets are not listed: the loader gets only
+/// the Secret feeding `JWT_SECRET`, by name.
+pub type Registered = (&'static str, CheckFn, &'static [KubeKind]);
+
 /// Catalogue id → the function that decides it. Items of sources this build does not gather
 /// yet have no entry; the engine reports them `skipped` with their source's state.
-pub static REGISTRY: &[(&str, CheckFn)] = &[
+pub static REGISTRY: &[Registered] = &[
     // infrastructure
-    ("clickhouse_persistent_volumes", infrastructure::clickhouse_persistent_volumes),
-    ("clickhouse_backup_scheduled", infrastructure::clickhouse_backup_scheduled),
-    ("pods_resources_set", infrastructure::pods_resources_set),
-    ("pdb_clickhouse_kafka", infrastructure::pdb_clickhouse_kafka),
-    ("node_isolation", infrastructure::node_isolation),
-    ("pvc_wait_for_first_consumer", infrastructure::pvc_wait_for_first_consumer),
+    ("clickhouse_persistent_volumes", infrastructure::clickhouse_persistent_volumes, WORKLOAD_KINDS),
+    ("clickhouse_backup_scheduled", infrastructure::clickhouse_backup_scheduled, &[KubeKind::CronJob]),
+    ("pods_resources_set", infrastructure::pods_resources_set, WORKLOAD_KINDS),
+    (
+        "pdb_clickhouse_kafka",
+        infrastructure::pdb_clickhouse_kafka,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::PodDisruptionBudget,
+        ],
+    ),
+    ("node_isolation", infrastructure::node_isolation, WORKLOAD_KINDS),
+    (
+        "pvc_wait_for_first_consumer",
+        infrastructure::pvc_wait_for_first_consumer,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::PersistentVolumeClaim,
+            KubeKind::StorageClass,
+        ],
+    ),
     // secrets
-    ("jwt_secret_strong", secrets::jwt_secret_strong),
-    ("secrets_not_in_configmaps", secrets::secrets_not_in_configmaps),
-    ("anthropic_key_from_secret", secrets::anthropic_key_from_secret),
-    ("secret_rotation_documented", attestation::attested),
+    (
+        "jwt_secret_strong",
+        secrets::jwt_secret_strong,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::ConfigMap,
+        ],
+    ),
+    (
+        "secrets_not_in_configmaps",
+        secrets::secrets_not_in_configmaps,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::ConfigMap,
+        ],
+    ),
+    (
+        "anthropic_key_from_secret",
+        secrets::anthropic_key_from_secret,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::ConfigMap,
+        ],
+    ),
+    ("secret_rotation_documented", attestation::attested, &[]),
     // network
-    ("mtls_enabled", network::mtls_enabled),
-    ("gateway_tls_ingress", network::gateway_tls_ingress),
-    ("admin_ui_not_public", network::admin_ui_not_public),
-    ("network_policies_namespace_isolation", network::network_policies_namespace_isolation),
-    ("egress_restricted", network::egress_restricted),
+    (
+        "mtls_enabled",
+        network::mtls_enabled,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::ConfigMap,
+        ],
+    ),
+    (
+        "gateway_tls_ingress",
+        network::gateway_tls_ingress,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::Service,
+            KubeKind::Ingress,
+        ],
+    ),
+    (
+        "admin_ui_not_public",
+        network::admin_ui_not_public,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::Service,
+            KubeKind::Ingress,
+        ],
+    ),
+    ("network_policies_namespace_isolation", network::network_policies_namespace_isolation, &[KubeKind::NetworkPolicy]),
+    ("egress_restricted", network::egress_restricted, &[KubeKind::NetworkPolicy]),
     // scaling
-    ("scale_profile_matches_volume", scaling::scale_profile_matches_volume),
-    ("clickhouse_storage_headroom", scaling::clickhouse_storage_headroom),
-    ("gateway_hpa", scaling::gateway_hpa),
-    ("aiops_replicas_ha", scaling::aiops_replicas_ha),
-    ("clickhouse_memory_limit", scaling::clickhouse_memory_limit),
+    (
+        "scale_profile_matches_volume",
+        scaling::scale_profile_matches_volume,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::ConfigMap,
+        ],
+    ),
+    (
+        "clickhouse_storage_headroom",
+        scaling::clickhouse_storage_headroom,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::PersistentVolumeClaim,
+        ],
+    ),
+    (
+        "gateway_hpa",
+        scaling::gateway_hpa,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::HorizontalPodAutoscaler,
+        ],
+    ),
+    (
+        "aiops_replicas_ha",
+        scaling::aiops_replicas_ha,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::HorizontalPodAutoscaler,
+        ],
+    ),
+    ("clickhouse_memory_limit", scaling::clickhouse_memory_limit, WORKLOAD_KINDS),
     // retention
-    ("log_field_exclusions", retention::log_field_exclusions),
-    ("data_residency", retention::data_residency),
+    (
+        "log_field_exclusions",
+        retention::log_field_exclusions,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::ConfigMap,
+        ],
+    ),
+    (
+        "data_residency",
+        retention::data_residency,
+        &[
+            KubeKind::Deployment,
+            KubeKind::StatefulSet,
+            KubeKind::DaemonSet,
+            KubeKind::CronJob,
+            KubeKind::Job,
+            KubeKind::Pod,
+            KubeKind::PersistentVolumeClaim,
+            KubeKind::PersistentVolume,
+        ],
+    ),
     // recovery and load testing: signed off by a person
-    ("backup_restore_tested", attestation::backup_restore_tested),
-    ("rto_rpo_documented", attestation::attested),
-    ("full_restart_procedure", attestation::attested),
-    ("kafka_topic_recreation_documented", attestation::attested),
-    ("gateway_load_tested", attestation::attested),
-    ("anomaly_detection_validated", attestation::attested),
-    ("rca_end_to_end", attestation::attested),
-    ("runbook_staging_executed", attestation::attested),
+    ("backup_restore_tested", attestation::backup_restore_tested, &[]),
+    ("rto_rpo_documented", attestation::attested, &[]),
+    ("full_restart_procedure", attestation::attested, &[]),
+    ("kafka_topic_recreation_documented", attestation::attested, &[]),
+    ("gateway_load_tested", attestation::attested, &[]),
+    ("anomaly_detection_validated", attestation::attested, &[]),
+    ("rca_end_to_end", attestation::attested, &[]),
+    ("runbook_staging_executed", attestation::attested, &[]),
 ];
 
 pub fn find(id: &str) -> Option<CheckFn> {
-    REGISTRY.iter().find(|(i, _)| *i == id).map(|(_, f)| *f)
+    REGISTRY.iter().find(|(i, _, _)| *i == id).map(|(_, f, _)| *f)
+}
+
+/// The Kubernetes kinds an item reads.
+pub fn kinds(id: &str) -> &'static [KubeKind] {
+    REGISTRY.iter().find(|(i, _, _)| *i == id).map(|(_, _, k)| *k).unwrap_or(&[])
+}
+
+/// Runs an item: first refusing, with the reason, when a kind it reads could not be read.
+pub fn run(f: CheckFn, ctx: &CheckCtx) -> CheckResult {
+    if let Some(k) = ctx.snapshot.kubernetes.ready() {
+        for kind in kinds(ctx.item.id) {
+            if let Some(why) = k.unreadable.get(kind.resource()) {
+                return Err(crate::outcome::Undecided::error(why.clone()));
+            }
+        }
+    }
+    f(ctx)
 }
 
 #[cfg(test)]
@@ -82,7 +277,7 @@ mod tests {
     #[test]
     fn every_registered_id_is_in_the_catalogue_once() {
         let mut seen = std::collections::HashSet::new();
-        for (id, _) in REGISTRY {
+        for (id, _, _) in REGISTRY {
             assert!(crate::catalogue::find(id).is_some(), "{id} is not a catalogue item");
             assert!(seen.insert(*id), "{id} registered twice");
         }

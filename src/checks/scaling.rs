@@ -357,7 +357,8 @@ pub fn aiops_replicas_ha(ctx: &CheckCtx) -> CheckResult {
         let mut reason = format!("{} has {desired} desired ({from})", w.object());
         if live {
             let available = w.available_replicas.unwrap_or(0);
-            if i64::from(available) < min {
+            // Too few desired replicas already explains too few available ones.
+            if i64::from(available) < min && i64::from(desired) >= min {
                 findings.push(Finding::new(w.object(), format!("{available} replicas available, fewer than {min}")));
             }
             reason.push_str(&format!(" and {available} available"));

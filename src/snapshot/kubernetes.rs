@@ -74,6 +74,98 @@ pub struct SecretObject {
     pub data: BTreeMap<String, SecretBytes>,
 }
 
+/// The kinds the checks read. The spelling of [`KubeKind::resource`] is the key of
+/// [`KubeSnapshot::unreadable`] and of the RBAC rules in `deploy/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KubeKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    CronJob,
+    Job,
+    Pod,
+    Service,
+    Ingress,
+    NetworkPolicy,
+    PodDisruptionBudget,
+    HorizontalPodAutoscaler,
+    PersistentVolumeClaim,
+    PersistentVolume,
+    StorageClass,
+    ConfigMap,
+    Secret,
+}
+
+/// Everything that runs pods: what [`KubeSnapshot::workloads`] reads.
+pub const WORKLOAD_KINDS: &[KubeKind] = &[
+    KubeKind::Deployment,
+    KubeKind::StatefulSet,
+    KubeKind::DaemonSet,
+    KubeKind::CronJob,
+    KubeKind::Job,
+    KubeKind::Pod,
+];
+
+impl KubeKind {
+    pub const ALL: [KubeKind; 16] = [
+        KubeKind::Deployment,
+        KubeKind::StatefulSet,
+        KubeKind::DaemonSet,
+        KubeKind::CronJob,
+        KubeKind::Job,
+        KubeKind::Pod,
+        KubeKind::Service,
+        KubeKind::Ingress,
+        KubeKind::NetworkPolicy,
+        KubeKind::PodDisruptionBudget,
+        KubeKind::HorizontalPodAutoscaler,
+        KubeKind::PersistentVolumeClaim,
+        KubeKind::PersistentVolume,
+        KubeKind::StorageClass,
+        KubeKind::ConfigMap,
+        KubeKind::Secret,
+    ];
+
+    /// The API group ("" for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            KubeKind::Deployment | KubeKind::StatefulSet | KubeKind::DaemonSet => "apps",
+            KubeKind::CronJob | KubeKind::Job => "batch",
+            KubeKind::Ingress | KubeKind::NetworkPolicy => "networking.k8s.io",
+            KubeKind::PodDisruptionBudget => "policy",
+            KubeKind::HorizontalPodAutoscaler => "autoscaling",
+            KubeKind::StorageClass => "storage.k8s.io",
+            _ => "",
+        }
+    }
+
+    /// The plural resource name, as RBAC and the API paths spell it.
+    pub fn resource(self) -> &'static str {
+        match self {
+            KubeKind::Deployment => "deployments",
+            KubeKind::StatefulSet => "statefulsets",
+            KubeKind::DaemonSet => "daemonsets",
+            KubeKind::CronJob => "cronjobs",
+            KubeKind::Job => "jobs",
+            KubeKind::Pod => "pods",
+            KubeKind::Service => "services",
+            KubeKind::Ingress => "ingresses",
+            KubeKind::NetworkPolicy => "networkpolicies",
+            KubeKind::PodDisruptionBudget => "poddisruptionbudgets",
+            KubeKind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
+            KubeKind::PersistentVolumeClaim => "persistentvolumeclaims",
+            KubeKind::PersistentVolume => "persistentvolumes",
+            KubeKind::StorageClass => "storageclasses",
+            KubeKind::ConfigMap => "configmaps",
+            KubeKind::Secret => "secrets",
+        }
+    }
+
+    pub fn namespaced(self) -> bool {
+        !matches!(self, KubeKind::PersistentVolume | KubeKind::StorageClass)
+    }
+}
+
 /// Where the objects came from. Status fields exist only on a live cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KubeOrigin {
@@ -103,6 +195,7 @@ pub struct KubeSnapshot {
     pub storage_classes: Vec<StorageClass>,
     pub config_maps: Vec<ConfigMap>,
     pub secrets: Vec<SecretObject>,
-    /// Kinds the loader could not read (e.g. forbidden), with the reason; items needing them error.
+    /// Resources (`KubeKind::resource`) the loader could not read, e.g. forbidden, with the
+    /// reason; items needing them are `error` with it.
     pub unreadable: BTreeMap<String, String>,
 }

@@ -1,9 +1,10 @@
 //! One module per outside system. Each turns the world into a typed snapshot part, with its
 //! own timeout, and never decides pass/fail. Sources are registered by name in [`build`].
 
+pub mod kube_api;
 pub mod manifests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use crate::catalogue::SourceId;
 use crate::config::Config;
+use crate::snapshot::kubernetes::KubeKind;
 use crate::snapshot::{SourceData, SourceState};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -36,6 +38,27 @@ pub struct SourceSet {
     pub idle: BTreeMap<SourceId, SourceState<()>>,
 }
 
+/// The kinds the enabled items read, and the env variable whose Secret `jwt_secret_strong`
+/// reads by name (None when that item is disabled).
+pub fn kube_needs(config: &Config) -> (BTreeSet<KubeKind>, Option<String>) {
+    let enabled = |id: &str| config.checks.get(id).and_then(|o| o.enabled) != Some(false);
+    let kinds = crate::checks::REGISTRY
+        .iter()
+        .filter(|(id, _, _)| enabled(id))
+        .flat_map(|(_, _, kinds)| kinds.iter().copied())
+        .collect();
+    let secret_env = enabled("jwt_secret_strong").then(|| {
+        config
+            .checks
+            .get("jwt_secret_strong")
+            .and_then(|o| o.params.get("env_name"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("JWT_SECRET")
+            .to_string()
+    });
+    (kinds, secret_env)
+}
+
 /// Builds the sources the config asks for. `manifests` (from the command line) replaces the
 /// live Kubernetes API with rendered files.
 pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String> {
@@ -49,11 +72,9 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
     if !manifest_paths.is_empty() {
         let k = kube.unwrap_or_default();
         set.active.push(Box::new(manifests::ManifestSource::new(manifest_paths, &k)?));
-    } else if kube.is_some() {
-        set.idle.insert(
-            SourceId::Kubernetes,
-            SourceState::Unavailable("the live Kubernetes API is not supported by this build; use manifests".into()),
-        );
+    } else if let Some(k) = &kube {
+        let (kinds, secret_env) = kube_needs(config);
+        set.active.push(Box::new(kube_api::KubeApiSource::new(k, kinds, secret_env)));
     }
     let later = |configured: bool| {
         if configured {
