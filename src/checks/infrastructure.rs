@@ -115,7 +115,8 @@ pub fn clickhouse_backup_scheduled(ctx: &CheckCtx) -> CheckResult {
     let mut findings = Vec::new();
     for cj in candidates {
         let object = object_ref("CronJob", &cj.metadata);
-        match backup_verdict(cj, max_interval, max_age, live, ctx.now) {
+        let last = last_success(k, cj);
+        match backup_verdict(cj, last, max_interval, max_age, live, ctx.now) {
             Ok(why) => return Ok(Outcome::pass(format!("{object} {why}"))),
             Err(message) => findings.push(Finding::new(object, message)),
         }
@@ -124,8 +125,31 @@ pub fn clickhouse_backup_scheduled(ctx: &CheckCtx) -> CheckResult {
 }
 
 /// Why a backup CronJob is good enough (Ok) or not (Err), in one line each.
+/// When the CronJob last succeeded: its status, or else the newest completed Job it owns
+/// (status.lastSuccessfulTime is missing on clusters older than 1.21 and after a restore).
+fn last_success(k: &crate::snapshot::KubeSnapshot, cj: &CronJob) -> Option<DateTime<Utc>> {
+    let from_status = cj.status.as_ref().and_then(|s| s.last_successful_time.as_ref()).map(|t| t.0.as_second());
+    let from_jobs = k
+        .jobs
+        .iter()
+        .filter(|j| namespace_of(&j.metadata) == namespace_of(&cj.metadata))
+        .filter(|j| {
+            j.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == "CronJob" && Some(&o.name) == cj.metadata.name.as_ref())
+        })
+        .filter_map(|j| j.status.as_ref())
+        .filter(|s| s.succeeded.unwrap_or(0) > 0)
+        .filter_map(|s| s.completion_time.as_ref().map(|t| t.0.as_second()))
+        .max();
+    from_status.max(from_jobs).and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+}
+
 fn backup_verdict(
     cj: &CronJob,
+    last: Option<DateTime<Utc>>,
     max_interval: Duration,
     max_age: Duration,
     live: bool,
@@ -150,9 +174,7 @@ fn backup_verdict(
     }
     let mut why = format!("fires at least every {} (schedule {schedule:?})", fmt_duration(gap));
     if live {
-        let last = cj.status.as_ref().and_then(|s| s.last_successful_time.as_ref()).ok_or("has never succeeded")?;
-        let at =
-            DateTime::<Utc>::from_timestamp(last.0.as_second(), 0).ok_or("has an unreadable lastSuccessfulTime")?;
+        let at = last.ok_or("has never succeeded")?;
         let age = (now - at).to_std().unwrap_or(Duration::ZERO);
         if age > max_age {
             return Err(format!("last succeeded {} ago (max_age {})", fmt_duration(age), fmt_duration(max_age)));
@@ -873,6 +895,40 @@ mod tests {
         let o = run("clickhouse_backup_scheduled", live(with_backup(succeeded(backup_job("0 2 * * *"), 10))));
         assert_eq!(o.status, Status::Pass, "{o:?}");
         assert!(o.reason.unwrap().ends_with("and last succeeded 10h ago"));
+    }
+
+    #[test]
+    fn live_backup_falls_back_to_the_newest_completed_job() {
+        use k8s_openapi::api::batch::v1::{Job, JobStatus};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+        let job = |name: &str, hours_ago: i64, succeeded: i32| {
+            let at = now() - chrono::Duration::hours(hours_ago);
+            let ts = k8s_openapi::jiff::Timestamp::from_second(at.timestamp()).unwrap();
+            Job {
+                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    owner_references: Some(vec![OwnerReference {
+                        kind: "CronJob".into(),
+                        name: "clickhouse-backup".into(),
+                        ..Default::default()
+                    }]),
+                    ..meta(NS, name)
+                },
+                status: Some(JobStatus {
+                    succeeded: Some(succeeded),
+                    completion_time: Some(Time(ts)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        };
+        let mut k = live(with_backup(backup_job("0 2 * * *")));
+        k.jobs = vec![job("old", 60, 1), job("failed-recent", 2, 0)];
+        let o = run("clickhouse_backup_scheduled", k.clone());
+        assert_eq!(o.findings[0].message, "last succeeded 2d12h ago (max_age 1d2h)", "a failed Job does not count");
+        k.jobs.push(job("recent", 5, 1));
+        let o = run("clickhouse_backup_scheduled", k);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o.reason.unwrap().ends_with("and last succeeded 5h ago"));
     }
 
     #[test]

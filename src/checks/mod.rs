@@ -41,7 +41,7 @@ pub type Registered = (&'static str, CheckFn, &'static [KubeKind]);
 pub static REGISTRY: &[Registered] = &[
     // infrastructure
     ("clickhouse_persistent_volumes", infrastructure::clickhouse_persistent_volumes, WORKLOAD_KINDS),
-    ("clickhouse_backup_scheduled", infrastructure::clickhouse_backup_scheduled, &[KubeKind::CronJob]),
+    ("clickhouse_backup_scheduled", infrastructure::clickhouse_backup_scheduled, &[KubeKind::CronJob, KubeKind::Job]),
     ("pods_resources_set", infrastructure::pods_resources_set, WORKLOAD_KINDS),
     (
         "pdb_clickhouse_kafka",

@@ -15,12 +15,12 @@ command -v go >/dev/null || { echo "build.sh: go is required" >&2; exit 1; }
 mkdir -p "$BIN"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Build in a copy so go.sum updates never dirty the repo.
+# go.mod and go.sum are committed: builds are reproducible. Build in a copy so the repo stays clean.
 cp -r "$here/apiserver" "$here/etcd" "$work/"
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34"
-(cd "$work/apiserver" && go mod tidy >&2 \
+(cd "$work/apiserver" \
   && go build -trimpath -ldflags "$ldflags" -o "$BIN/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver \
   && go build -trimpath -ldflags "$ldflags" -o "$BIN/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl) >&2
-(cd "$work/etcd" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" .) >&2
+(cd "$work/etcd" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" .) >&2
 for b in kube-apiserver kubectl etcd; do mv "$BIN/$b.tmp" "$BIN/$b"; done
 echo "$BIN"
