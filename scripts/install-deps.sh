@@ -15,12 +15,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# promtool lints the exporter's exposition (and, later, the bundled rules).
-if ! command -v promtool >/dev/null 2>&1; then
-  echo "install-deps: installing Debian's prometheus (for promtool)"
-  apt_install prometheus
-  # The package enables a system Prometheus on :9090; the tests start their own on loopback.
-  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+# Real Prometheus and Alertmanager (and promtool, amtool): the tests start their own on loopback.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "install-deps: installing Debian's prometheus and prometheus-alertmanager"
+  apt_install prometheus prometheus-alertmanager
+  # The packages may enable system services on :9090/:9093; nothing here uses them.
+  $SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
 fi
 
 # The test API server's scripts need these (most machines have them already).

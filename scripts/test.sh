@@ -12,13 +12,22 @@ export INFRASAGE_TEST_REQUIRE_TOOLS=1
 
 ./scripts/install-deps.sh
 
-# The real kube-apiserver + etcd of the live-Kubernetes tests: built once per machine (cached),
-# started fresh for this run, stopped at the end. The tests call the same script.
-k8s=tests/support/k8s/cluster.sh
+# The services the integration tests need, one script each with start|stop|reset: started
+# fresh for this run, stopped at the end. The tests call the same scripts, so one suite can
+# also be run alone. (kube-apiserver + etcd are built once per machine and cached.)
+services=(
+  tests/support/k8s/cluster.sh
+)
 log=$(mktemp)
-trap 'rm -f "$log"; $k8s reset' EXIT
-$k8s reset
-$k8s start >/dev/null
+stop_services() {
+  rm -f "$log"
+  for s in "${services[@]}"; do "$s" reset >/dev/null 2>&1 || true; done
+}
+trap stop_services EXIT
+for s in "${services[@]}"; do
+  "$s" reset >/dev/null 2>&1 || true
+  "$s" start >/dev/null
+done
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -26,7 +35,9 @@ echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
 # No doctests: the crate has none, and a trailing "0 passed" would hide the real count.
+set +e
 cargo test --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+set -e
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"

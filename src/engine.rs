@@ -79,7 +79,9 @@ impl Engine {
         let (snapshot, sources) = self.gather().await;
         let now = Utc::now();
         let checks = self.run_checks(&snapshot, now);
+        let source_metrics = crate::metrics::source_families(&snapshot);
         Report {
+            source_metrics,
             summary: Summary::of(&checks),
             checks,
             sources,

@@ -467,7 +467,18 @@ mod tests {
         others: &[(SourceId, SourceState<()>)],
         overrides: &[(&str, Value)],
     ) -> Outcome {
-        let s = Snapshot { kubernetes: SourceState::Ready(k), others: others.iter().cloned().collect() };
+        let mut s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
+        for (source, state) in others {
+            match state {
+                // Present but empty: what the check does once the source's data is there.
+                SourceState::Ready(()) => match source {
+                    SourceId::Prometheus => s.prometheus = SourceState::Ready(Default::default()),
+                    SourceId::Clickhouse => s.clickhouse = SourceState::Ready(Default::default()),
+                    other => panic!("no empty snapshot for {other:?}"),
+                },
+                state => s.set_state(*source, state.clone()),
+            }
+        }
         let item = catalogue::find(id).unwrap();
         let overrides: BTreeMap<String, Value> = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let params = Params::resolve(item, Some(&overrides));

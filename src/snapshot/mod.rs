@@ -1,16 +1,20 @@
 //! The typed, read-only picture of the world that sources fill and checks read.
 //! Plain data, no clients: checks import these types, never a source module.
 
+pub mod clickhouse;
+pub mod http;
+pub mod kafka;
 pub mod kube_query;
 pub mod kubernetes;
-
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
 use crate::catalogue::SourceId;
 use crate::outcome::Undecided;
 
+pub use clickhouse::ClickhouseSnapshot;
+pub use http::{AlertmanagerSnapshot, ApiSnapshot, GrafanaSnapshot, PrometheusSnapshot, ServicesSnapshot};
+pub use kafka::KafkaSnapshot;
 pub use kube_query::{Component, EnvValue, Workload};
 pub use kubernetes::{KubeScope, KubeSnapshot, SecretObject};
 
@@ -54,13 +58,26 @@ impl<T> SourceState<T> {
 #[derive(Debug, Clone)]
 pub enum SourceData {
     Kubernetes(Box<KubeSnapshot>),
+    Kafka(Box<KafkaSnapshot>),
+    Clickhouse(Box<ClickhouseSnapshot>),
+    Services(Box<ServicesSnapshot>),
+    Prometheus(Box<PrometheusSnapshot>),
+    Alertmanager(Box<AlertmanagerSnapshot>),
+    Grafana(Box<GrafanaSnapshot>),
+    InfrasageApi(Box<ApiSnapshot>),
 }
 
+/// Everything one evaluation knows: one field per source, each with why it may be missing.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub kubernetes: SourceState<KubeSnapshot>,
-    /// State of sources this build does not gather yet, so their items can say why.
-    pub others: BTreeMap<SourceId, SourceState<()>>,
+    pub kafka: SourceState<KafkaSnapshot>,
+    pub clickhouse: SourceState<ClickhouseSnapshot>,
+    pub services: SourceState<ServicesSnapshot>,
+    pub prometheus: SourceState<PrometheusSnapshot>,
+    pub alertmanager: SourceState<AlertmanagerSnapshot>,
+    pub grafana: SourceState<GrafanaSnapshot>,
+    pub infrasage_api: SourceState<ApiSnapshot>,
 }
 
 impl Snapshot {
@@ -68,28 +85,67 @@ impl Snapshot {
         self.kubernetes.get(SourceId::Kubernetes)
     }
 
+    pub fn kafka(&self) -> Result<&KafkaSnapshot, Undecided> {
+        self.kafka.get(SourceId::Kafka)
+    }
+
+    pub fn clickhouse(&self) -> Result<&ClickhouseSnapshot, Undecided> {
+        self.clickhouse.get(SourceId::Clickhouse)
+    }
+
+    pub fn services(&self) -> Result<&ServicesSnapshot, Undecided> {
+        self.services.get(SourceId::Services)
+    }
+
+    pub fn prometheus(&self) -> Result<&PrometheusSnapshot, Undecided> {
+        self.prometheus.get(SourceId::Prometheus)
+    }
+
+    pub fn alertmanager(&self) -> Result<&AlertmanagerSnapshot, Undecided> {
+        self.alertmanager.get(SourceId::Alertmanager)
+    }
+
+    pub fn grafana(&self) -> Result<&GrafanaSnapshot, Undecided> {
+        self.grafana.get(SourceId::Grafana)
+    }
+
+    pub fn infrasage_api(&self) -> Result<&ApiSnapshot, Undecided> {
+        self.infrasage_api.get(SourceId::InfrasageApi)
+    }
+
     /// Records a source's data.
     pub fn insert(&mut self, data: SourceData) {
         match data {
-            SourceData::Kubernetes(k) => self.kubernetes = SourceState::Ready(*k),
+            SourceData::Kubernetes(d) => self.kubernetes = SourceState::Ready(*d),
+            SourceData::Kafka(d) => self.kafka = SourceState::Ready(*d),
+            SourceData::Clickhouse(d) => self.clickhouse = SourceState::Ready(*d),
+            SourceData::Services(d) => self.services = SourceState::Ready(*d),
+            SourceData::Prometheus(d) => self.prometheus = SourceState::Ready(*d),
+            SourceData::Alertmanager(d) => self.alertmanager = SourceState::Ready(*d),
+            SourceData::Grafana(d) => self.grafana = SourceState::Ready(*d),
+            SourceData::InfrasageApi(d) => self.infrasage_api = SourceState::Ready(*d),
         }
     }
 
-    /// Records a source that could not be gathered.
+    /// Records a source that could not be gathered (`state` is never `Ready`).
     pub fn set_state(&mut self, source: SourceId, state: SourceState<()>) {
-        let lift = |s: &SourceState<()>| -> SourceState<KubeSnapshot> {
+        fn lift<T>(s: &SourceState<()>) -> SourceState<T> {
             match s {
-                SourceState::NotConfigured => SourceState::NotConfigured,
                 SourceState::Unavailable(w) => SourceState::Unavailable(w.clone()),
                 SourceState::Failed(w) => SourceState::Failed(w.clone()),
-                SourceState::Ready(()) => SourceState::NotConfigured,
+                SourceState::NotConfigured | SourceState::Ready(()) => SourceState::NotConfigured,
             }
-        };
+        }
         match source {
             SourceId::Kubernetes => self.kubernetes = lift(&state),
-            other => {
-                self.others.insert(other, state);
-            }
+            SourceId::Kafka => self.kafka = lift(&state),
+            SourceId::Clickhouse => self.clickhouse = lift(&state),
+            SourceId::Services => self.services = lift(&state),
+            SourceId::Prometheus => self.prometheus = lift(&state),
+            SourceId::Alertmanager => self.alertmanager = lift(&state),
+            SourceId::Grafana => self.grafana = lift(&state),
+            SourceId::InfrasageApi => self.infrasage_api = lift(&state),
+            SourceId::Attestation => {}
         }
     }
 
@@ -97,8 +153,14 @@ impl Snapshot {
     pub fn source_status(&self, source: SourceId) -> Result<(), Undecided> {
         match source {
             SourceId::Kubernetes => self.kube().map(|_| ()),
+            SourceId::Kafka => self.kafka().map(|_| ()),
+            SourceId::Clickhouse => self.clickhouse().map(|_| ()),
+            SourceId::Services => self.services().map(|_| ()),
+            SourceId::Prometheus => self.prometheus().map(|_| ()),
+            SourceId::Alertmanager => self.alertmanager().map(|_| ()),
+            SourceId::Grafana => self.grafana().map(|_| ()),
+            SourceId::InfrasageApi => self.infrasage_api().map(|_| ()),
             SourceId::Attestation => Ok(()),
-            other => self.others.get(&other).unwrap_or(&SourceState::NotConfigured).get(other).map(|_| ()),
         }
     }
 }

@@ -242,7 +242,7 @@ mod tests {
         let mut l = Loader::new(KubeScope::default());
         l.add_text("test.yaml", text);
         let g = l.finish();
-        let SourceData::Kubernetes(k) = g.data;
+        let SourceData::Kubernetes(k) = g.data else { panic!("the manifest loader fills Kubernetes") };
         (*k, g.warnings)
     }
 
