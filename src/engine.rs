@@ -159,7 +159,8 @@ impl Engine {
         (snapshot, reports)
     }
 
-    fn run_checks(&self, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<CheckReport> {
+    /// The checks alone over a snapshot already gathered (benchmarks time this part).
+    pub fn run_checks(&self, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<CheckReport> {
         let mut out: Vec<CheckReport> = self
             .planned
             .iter()

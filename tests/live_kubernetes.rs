@@ -429,9 +429,97 @@ fn data_residency_reads_the_region_of_bound_volumes() {
     assert!(item.findings[0].message.contains("us-east-1"), "{:?}", item.findings);
 
     // Volumes cannot move region: replace the PV as an operator would.
-    c.kubectl(&["delete", "pv", &format!("{ns}-1")]);
+    // No controller-manager runs here to drop the pv-protection finalizer: drop it first.
+    let old = format!("{ns}-1");
+    c.kubectl(&["patch", "pv", &old, "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    c.kubectl(&["delete", "pv", &old, "--wait=false"]);
     std::fs::write(&file, pv(1, "eu-west-1")).unwrap();
     c.kubectl(&["apply", "-f", file.to_str().unwrap()]);
     let item = residency(&evaluate(&config));
     assert_eq!(item.status, Status::Pass, "{item:?}");
+}
+
+/// The reason the Kubernetes source gives for a kubeconfig, after one evaluation.
+fn kubernetes_failure(kubeconfig: &Path, extra: &str) -> String {
+    let r =
+        evaluate(&format!("kubernetes: {{ kubeconfig: {}, namespaces: [default]{extra} }}\n", kubeconfig.display()));
+    let source = r.sources.iter().find(|s| s.source == "kubernetes").unwrap();
+    assert_eq!(source.state, "failed", "{source:?}");
+    let item = r.checks.iter().find(|c| c.id == "pods_resources_set").unwrap();
+    assert_eq!(item.status, Status::Error);
+    source.error.clone().unwrap()
+}
+
+/// `kubectl create token` output re-signed with the cluster's key so that it expired a minute ago.
+fn expired_token(c: &Cluster, dir: &Path) -> String {
+    // Both may exist from an earlier run against the same cluster.
+    let _ = Command::new(&c.kubectl)
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .args(["create", "namespace", "live-expired"])
+        .output();
+    let _ = Command::new(&c.kubectl)
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .args(["-n", "live-expired", "create", "serviceaccount", "reader"])
+        .output();
+    let token = c.kubectl(&["-n", "live-expired", "create", "token", "reader", "--duration=10m"]);
+    let state = std::env::var("INFRASAGE_K8S_STATE")
+        .unwrap_or_else(|_| format!("{}/infrasage-readiness-k8s", std::env::var("TMPDIR").unwrap_or("/tmp".into())));
+    let script = r#"
+set -euo pipefail
+b64url() { basenc --base64url -w0 | tr -d '='; }
+header=$(printf %s "$TOKEN" | cut -d. -f1)
+payload=$(printf %s "$TOKEN" | cut -d. -f2 | tr '_-' '/+')
+while [ $(( ${#payload} % 4 )) -ne 0 ]; do payload="$payload="; done
+now=$(date +%s)
+body=$(printf %s "$payload" | base64 -d | sed -E "s/\"exp\":[0-9]+/\"exp\":$((now-60))/; s/\"iat\":[0-9]+/\"iat\":$((now-700))/; s/\"nbf\":[0-9]+/\"nbf\":$((now-700))/" | b64url)
+sig=$(printf %s "$header.$body" | openssl dgst -sha256 -sign "$KEY" | b64url)
+printf %s "$header.$body.$sig"
+"#;
+    let out = Command::new("bash")
+        .args(["-c", script])
+        .env("TOKEN", token.trim())
+        .env("KEY", format!("{state}/sa.key"))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn bad_kubeconfigs_name_the_cause() {
+    let Some(c) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+
+    let why = kubernetes_failure(&c.kubeconfig, ", context: no-such-context");
+    assert!(why.contains("no-such-context"), "unknown context: {why}");
+
+    let expired = kubeconfig_with_token(&c.kubeconfig, &expired_token(c, dir.path()), dir.path());
+    let why = kubernetes_failure(&expired, "");
+    assert!(why.starts_with("unauthorized: the API server rejected the credentials"), "expired token: {why}");
+
+    // A CA that did not sign the server's certificate.
+    let ca = dir.path().join("other-ca");
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not-the-cluster-ca"])
+        .arg("-keyout")
+        .arg(ca.with_extension("key"))
+        .arg("-out")
+        .arg(ca.with_extension("crt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let b64 =
+        String::from_utf8(Command::new("base64").arg("-w0").arg(ca.with_extension("crt")).output().unwrap().stdout)
+            .unwrap();
+    let text = std::fs::read_to_string(&c.kubeconfig).unwrap();
+    let start = text.find("certificate-authority-data: \"").unwrap() + "certificate-authority-data: \"".len();
+    let end = start + text[start..].find('"').unwrap();
+    let wrong_ca = dir.path().join("wrong-ca.kubeconfig");
+    std::fs::write(&wrong_ca, format!("{}{b64}{}", &text[..start], &text[end..])).unwrap();
+    let why = kubernetes_failure(&wrong_ca, "");
+    assert!(why.contains("UnknownIssuer") || why.contains("certificate"), "wrong CA, the cause must show: {why}");
+    assert!(!why.ends_with("client error (Connect)"), "{why}");
 }

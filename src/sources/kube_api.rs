@@ -216,6 +216,11 @@ fn unreadable_or_fail(kind: KubeKind, ns: Option<&str>, e: kube::Error) -> Resul
         kube::Error::Api(status) if status.is_not_found() || status.code == 404 => {
             Ok(Listed::Unreadable(kind, format!("{} is not served by this API server", kind.resource())))
         }
+        // Every request would fail the same way: say what to fix rather than "Unauthorized".
+        kube::Error::Api(status) if status.code == 401 => Err(format!(
+            "unauthorized: the API server rejected the credentials (an expired, revoked or wrong token?) when listing {}{place}",
+            kind.resource()
+        )),
         _ => Err(chain(&format!("list {}{place}", kind.resource()), &e)),
     }
 }
