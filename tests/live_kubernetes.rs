@@ -420,6 +420,12 @@ fn data_residency_reads_the_region_of_bound_volumes() {
     );
     let residency = |r: &Report| r.checks.iter().find(|c| c.id == "data_residency").unwrap().clone();
 
+    // PVs are cluster-scoped and their affinity immutable: clear what an earlier run left.
+    for leftover in [format!("{ns}-0"), format!("{ns}-1")] {
+        let patch = ["patch", "pv", &leftover, "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#];
+        let _ = Command::new(&c.kubectl).arg("--kubeconfig").arg(&c.kubeconfig).args(patch).output();
+        c.kubectl(&["delete", "pv", &leftover, "--ignore-not-found", "--wait=false"]);
+    }
     std::fs::write(&file, pv(0, "eu-west-1") + &pv(1, "us-east-1")).unwrap();
     c.kubectl(&["apply", "-f", file.to_str().unwrap()]);
     let item = residency(&evaluate(&config));
