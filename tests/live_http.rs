@@ -94,8 +94,11 @@ fn service_health_good_bad_malformed_500_slow_and_redirects() {
     assert_eq!(status(&items, "ml_health"), "pass", "a same-host redirect is followed: {:?}", items["ml_health"]);
     assert!(elsewhere.seen.lock().unwrap().is_empty(), "the other host was contacted");
 
-    let (items, _) = check(&format!("services:\n  gateway: {{url: {}}}\n", degraded.url()));
+    let huge = serve(routes(&[("/health", Reply::raw(200, &format!("{{\"pad\": \"{}\"}}", "x".repeat(2 << 20))))]));
+    let (items, _) =
+        check(&format!("services:\n  gateway: {{url: {}}}\n  ml: {{url: {}}}\n", degraded.url(), huge.url()));
     assert!(items["gateway_health"].reason.contains("\"degraded\""));
+    assert!(items["ml_health"].reason.contains("body larger than 1048576 bytes"), "{:?}", items["ml_health"]);
     assert_eq!(status(&items, "aiops_health"), "skipped");
 }
 
@@ -457,4 +460,62 @@ fn real_alertmanager_routing_trees() {
     assert_eq!(o.status, "fail", "{o:?}");
     assert_eq!(o.objects, ["receiver blackhole"]);
     assert!(o.reason.contains("no integration"), "{o:?}");
+}
+
+#[test]
+fn serve_exposes_service_families_and_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "isk_serve_token_5f5f5f5f5f";
+    std::fs::write(dir.path().join("token"), token).unwrap();
+    let gw = serve(routes(&[("/health", healthy("1.4.2"))]));
+    let ml = serve(routes(&[("/health", Reply::raw(503, "down"))]));
+    let api = serve(routes(&good_api().into_iter().map(|(p, r)| (p, r.bearer(token))).collect::<Vec<_>>()));
+    // A Prometheus that answers garbage: only its items become errors.
+    let junk = serve(routes(&[("/api/v1/targets", Reply::raw(200, "<html>proxy login</html>"))]));
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "services:\n  gateway: {{url: {}}}\n  ml: {{url: {}}}\ninfrasage_api: {{url: {}, token_file: {}}}\nprometheus: {{url: {}}}\n",
+            gw.url(),
+            ml.url(),
+            api.url(),
+            dir.path().join("token").display(),
+            junk.url()
+        ),
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", support::free_port());
+    let mut child = support::bin()
+        .args(["serve", "--listen", &addr, "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while support::get(&addr, "/ready").is_none_or(|(s, _)| s != 200) {
+        assert!(Instant::now() < deadline, "not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, metrics) = support::get(&addr, "/metrics").unwrap();
+    let (_, checks) = support::get(&addr, "/api/v1/checks").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in [
+        "infrasage_service_up{service=\"gateway\"} 1",
+        "infrasage_service_up{service=\"ml\"} 0",
+        "infrasage_service_info{service=\"gateway\",version=\"1.4.2\"} 1",
+        "infrasage_readiness_source_up{source=\"prometheus\"} 0",
+        "infrasage_readiness_source_up{source=\"infrasage_api\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line}:\n{metrics}");
+    }
+    assert!(metrics.contains("infrasage_service_probe_duration_seconds{service=\"ml\"}"));
+    assert!(!metrics.contains("service_info{service=\"ml\""), "no version for a service that is down");
+    let v: Value = serde_json::from_str(&checks).unwrap();
+    let by_id = |id: &str| v["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
+    assert_eq!(by_id("prometheus_scraping")["status"], "error");
+    assert!(by_id("prometheus_scraping")["reason"].as_str().unwrap().contains("not JSON"));
+    assert_eq!(by_id("api_keys_expire")["status"], "pass");
+    assert!(!metrics.contains(token) && !checks.contains(token));
 }
