@@ -157,6 +157,20 @@ fn grafana_search_with_a_token_and_a_401() {
         ["dashboard \"Ingestion\"", "dashboard \"Anomaly Detection\""]
     );
 
+    // The token from the environment instead of a file.
+    let env_config = dir.path().join("env.yaml");
+    std::fs::write(&env_config, format!("grafana: {{url: {}}}\n", g.url())).unwrap();
+    let out = support::bin()
+        .args(["check", "--config", env_config.to_str().unwrap(), "--output", "json"])
+        .env("INFRASAGE_READINESS__GRAFANA__TOKEN", token)
+        .output()
+        .unwrap();
+    let stdout = support::stdout(&out);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let item = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "grafana_dashboards_imported").unwrap();
+    assert_eq!(item["status"], "pass", "{item}");
+    assert!(!stdout.contains(token) && !support::stderr(&out).contains(token));
+
     std::fs::write(dir.path().join("token"), "glsa_wrong_value_9876543210").unwrap();
     let (items, all) = check(&config(&g.url()));
     let item = &items["grafana_dashboards_imported"];
@@ -275,11 +289,13 @@ fn admin_api_items_pass_fail_and_error_apart() {
 
     // An override of request and expression without a rebuild, and a custom item.
     let extra = "checks:\n  incident_feedback_loop:\n    params: {request: 'GET /api/v2/flags', expr: 'body.feedback == \"on\"'}\n\
-custom_checks:\n  - {id: tenants_named, category: auth, severity: critical, title: every tenant has a name, request: {source: infrasage_api, path: /api/v1/tenants}, expr: \"body.tenants.filter(t, t.name == '').map(t, 'tenant')\"}\n";
+custom_checks:\n  - {id: tenants_named, category: auth, severity: critical, title: every tenant has a name, request: {source: infrasage_api, path: /api/v1/tenants}, expr: \"body.tenants.filter(t, t.name == '').map(t, 'tenant')\"}\n  \
+- {id: runbooks_head, category: alerting, title: the runbooks endpoint exists, request: {source: infrasage_api, method: HEAD, path: /api/v1/runbooks}, expr: 'body.status == 200'}\n";
     let api = serve(routes(&with(good_api(), "/api/v2/flags", Reply::json(200, json!({"feedback": "off"})))));
     let (items, _) = check(&config(&api.url(), extra));
     assert_eq!(status(&items, "incident_feedback_loop"), "fail");
     assert_eq!(status(&items, "tenants_named"), "pass", "{:?}", items["tenants_named"]);
+    assert_eq!(status(&items, "runbooks_head"), "pass", "{:?}", items["runbooks_head"]);
 
     let slow =
         serve(routes(&good_api().into_iter().map(|(p, r)| (p, r.slow(Duration::from_secs(4)))).collect::<Vec<_>>()));
