@@ -42,3 +42,40 @@ pub fn requests(config: &Config, source: &str) -> Vec<String> {
     }
     out.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_request_once_without_disabled_items_with_overrides_and_custom_items() {
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "infrasage_api": {"url": "http://127.0.0.1:1"},
+            "checks": {
+                "incident_feedback_loop": {"enabled": false},
+                "audit_logging_retention": {"enabled": false},
+                "anomaly_sensitivity_tuned": {"params": {"request": "get /v2/sensitivity"}}
+            },
+            "custom_checks": [
+                {"id": "a", "category": "auth", "title": "t", "request": {"source": "infrasage_api", "path": "/api/v1/users"}, "expr": "true"},
+                {"id": "b", "category": "auth", "title": "t", "request": {"source": "grafana", "method": "HEAD", "path": "/api/health"}, "expr": "true"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            requests(&config, "infrasage_api"),
+            [
+                "GET /api/v1/api-keys",
+                "GET /api/v1/notification-channels",
+                "GET /api/v1/runbooks",
+                "GET /api/v1/tenants",
+                "GET /api/v1/users",
+                "GET /v2/sensitivity"
+            ],
+            "settings is read only by disabled items"
+        );
+        assert_eq!(requests(&config, "grafana"), ["HEAD /api/health"]);
+        assert!(requests(&config, "prometheus").is_empty());
+        assert_eq!(split("/x"), ("GET", "/x"));
+    }
+}
