@@ -30,3 +30,4 @@ measure() {
 measure "check --manifests examples/manifests" check --manifests examples/manifests
 measure "check, 100-namespace copy ($(find "$work/copy" -name '*.yaml' | wc -l) files)" check --config "$work/config.yaml"
 cargo bench --quiet --bench evaluate
+cargo bench --quiet --bench http_sources

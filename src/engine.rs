@@ -182,10 +182,10 @@ impl Engine {
             })
             .collect();
         for c in &self.custom {
-            let source = c.request.source.split('.').next().unwrap_or("");
-            let outcome = Outcome::skipped(format!(
-                "custom items over {source} are evaluated by the HTTP sources, not gathered by this build"
-            ));
+            let mut outcome = std::panic::catch_unwind(AssertUnwindSafe(|| checks::cel::custom(c, snapshot)))
+                .unwrap_or_else(|_| Outcome::error("internal error: the expression panicked"));
+            let total = outcome.findings.len();
+            outcome.findings.truncate(MAX_FINDINGS);
             out.push(CheckReport {
                 id: c.id.clone(),
                 category: c.category.clone(),
@@ -194,8 +194,8 @@ impl Engine {
                 title: c.title.clone(),
                 doc: String::new(),
                 automation: Automation::Automated,
-                findings: Vec::new(),
-                findings_total: 0,
+                findings: outcome.findings,
+                findings_total: total,
                 reason: outcome.reason,
             });
         }

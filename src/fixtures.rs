@@ -613,6 +613,21 @@ pub fn run_check_with(id: &str, k: KubeSnapshot, overrides: &[(&str, serde_json:
     crate::checks::find(id).expect("a registered check")(&ctx).unwrap_or_else(crate::outcome::Outcome::from)
 }
 
+/// Runs one registered item on a whole snapshot (items of the HTTP sources).
+pub fn run_on_snapshot(
+    id: &str,
+    s: &crate::snapshot::Snapshot,
+    overrides: &[(&str, serde_json::Value)],
+) -> crate::outcome::Outcome {
+    use crate::checks::{CheckCtx, Params};
+    let item = crate::catalogue::find(id).expect("a catalogue id");
+    let overrides: BTreeMap<String, serde_json::Value> =
+        overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let params = Params::resolve(item, Some(&overrides));
+    let ctx = CheckCtx { item, snapshot: s, params: &params, now: fixed_now(), attestation: None };
+    crate::checks::find(id).expect("a registered check")(&ctx).unwrap_or_else(crate::outcome::Outcome::from)
+}
+
 pub fn run_check(id: &str, k: KubeSnapshot) -> crate::outcome::Outcome {
     run_check_with(id, k, &[])
 }

@@ -144,7 +144,11 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "no active API key matches the onboarding/test pattern",
-        params: &[p("pattern", ParamKind::Regex, r#""(?i)test|demo|onboard|example""#, "names of onboarding/test keys")],
+        params: &[
+            p("pattern", ParamKind::Regex, r#""(?i)test|demo|onboard|example""#, "names of onboarding/test keys"),
+            p("request", ParamKind::String, r#""GET /api/v1/api-keys""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.api_keys.filter(k, !k.revoked && k.name.matches(params.pattern)).map(k, k.name)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "secrets",
     },
     Item {
@@ -264,7 +268,11 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "the tenant default does not exist or received no events in the last 24h",
-        params: &[p("tenant", ParamKind::String, r#""default""#, "name of the default tenant")],
+        params: &[
+            p("tenant", ParamKind::String, r#""default""#, "name of the default tenant"),
+            p("request", ParamKind::String, r#""GET /api/v1/tenants""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.tenants.filter(t, t.name == params.tenant && t.events_last_24h > 0).map(t, t.name)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "auth",
     },
     Item {
@@ -275,7 +283,11 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "every key used for ingestion has exactly the scope ingestion",
-        params: &[p("scope", ParamKind::String, r#""ingestion""#, "the only scope an ingestion key may hold")],
+        params: &[
+            p("scope", ParamKind::String, r#""ingestion""#, "the only scope an ingestion key may hold"),
+            p("request", ParamKind::String, r#""GET /api/v1/api-keys""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.api_keys.filter(k, !k.revoked && k.used_for_ingestion && !(size(k.scopes) == 1 && k.scopes[0] == params.scope)).map(k, k.name)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "auth",
     },
     Item {
@@ -289,6 +301,8 @@ pub static ITEMS: &[Item] = &[
         params: &[
             p("admin_roles", ParamKind::StringList, r#"["Admin","Super-Admin"]"#, "roles that count as Admin or higher"),
             p("allow_list", ParamKind::StringList, "[]", "users allowed to hold those roles"),
+            p("request", ParamKind::String, r#""GET /api/v1/users""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.users.filter(u, u.human && u.roles.exists(r, r in params.admin_roles) && !(u.email in params.allow_list)).map(u, u.email)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
         ],
         anchor: "auth",
     },
@@ -300,7 +314,12 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "at most max accounts hold Super-Admin",
-        params: &[p("max", ParamKind::Int, "2", "most accounts that may hold Super-Admin")],
+        params: &[
+            p("max", ParamKind::Int, "2", "most accounts that may hold Super-Admin"),
+            p("role", ParamKind::String, r#""Super-Admin""#, "name of the Super-Admin role"),
+            p("request", ParamKind::String, r#""GET /api/v1/users""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""size(body.users.filter(u, params.role in u.roles)) <= params.max""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "auth",
     },
     Item {
@@ -311,7 +330,10 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "every non-system key has an expiry",
-        params: &[],
+        params: &[
+            p("request", ParamKind::String, r#""GET /api/v1/api-keys""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.api_keys.filter(k, !k.system && !k.revoked && k.expires_at == null).map(k, k.name)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "auth",
     },
     Item {
@@ -325,6 +347,8 @@ pub static ITEMS: &[Item] = &[
         params: &[
             p("min_retention", ParamKind::Duration, r#""90d""#, "shortest acceptable audit retention"),
             p("audit_table", ParamKind::String, r#""infrasage.audit_log""#, "ClickHouse table holding audit data"),
+            p("request", ParamKind::String, r#""GET /api/v1/settings""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""!body.audit_logging.enabled ? ['audit_logging.enabled'] : (body.audit_logging.retention_days * 86400 < params.min_retention_seconds ? ['audit_logging.retention_days'] : [])""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
         ],
         anchor: "auth",
     },
@@ -495,7 +519,12 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[Prometheus],
         rule: "loaded rules cover Kafka consumer lag, gateway error rate > 1 %, ClickHouse disk usage > 75 % and AIops engine unhealthy",
-        params: &[],
+        params: &[
+            p("kafka_lag_rule", ParamKind::Regex, r#""(?i)KafkaConsumer(Group)?Lag|infrasage_kafka_consumergroup_lag""#, "alert name or expression metric of the Kafka consumer lag alert"),
+            p("gateway_errors_rule", ParamKind::Regex, r#""(?i)GatewayErrorRate|infrasage_gateway_\\w*(error|request)""#, "alert name or expression metric of the gateway error-rate alert"),
+            p("clickhouse_disk_rule", ParamKind::Regex, r#""(?i)ClickHouseDisk|infrasage_clickhouse_disk_(free|total)_bytes""#, "alert name or expression metric of the ClickHouse disk alert"),
+            p("aiops_health_rule", ParamKind::Regex, r#""(?i)AIOps(Engine)?(Unhealthy|Down)|infrasage_service_up\\{[^}]*aiops""#, "alert name or expression metric of the AIops health alert"),
+        ],
         anchor: "monitoring",
     },
     Item {
@@ -506,7 +535,10 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[Alertmanager],
         rule: "the routing tree sends InfraSage alerts to a receiver with a paging integration",
-        params: &[p("labels", ParamKind::Map, r#"{"service":"infrasage","severity":"critical"}"#, "labels of an InfraSage alert")],
+        params: &[
+            p("labels", ParamKind::Map, r#"{"service":"infrasage","severity":"critical"}"#, "labels of an InfraSage alert"),
+            p("paging_integrations", ParamKind::StringList, r#"["pagerduty","opsgenie","victorops","webhook","pushover","sns"]"#, "receiver integrations that page someone"),
+        ],
         anchor: "monitoring",
     },
     // ---- alerting
@@ -518,7 +550,11 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "at least one enabled Slack, PagerDuty or webhook channel",
-        params: &[],
+        params: &[
+            p("types", ParamKind::StringList, r#"["slack","pagerduty","webhook"]"#, "channel types that count"),
+            p("request", ParamKind::String, r#""GET /api/v1/notification-channels""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.channels.exists(c, c.enabled && c.type in params.types)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "alerting",
     },
     Item {
@@ -529,7 +565,10 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "not every service uses the default sensitivity",
-        params: &[],
+        params: &[
+            p("request", ParamKind::String, r#""GET /api/v1/anomaly/sensitivity""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.services.exists(s, double(body.services[s]) != double(body.default))""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "alerting",
     },
     Item {
@@ -540,7 +579,10 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "every runbook with auto-execution has a successful dry-run",
-        params: &[],
+        params: &[
+            p("request", ParamKind::String, r#""GET /api/v1/runbooks""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.runbooks.filter(r, r.auto_execute && (r.last_dry_run == null || r.last_dry_run.status != 'success')).map(r, r.name)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "alerting",
     },
     Item {
@@ -551,7 +593,10 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "every runbook with a destructive action requires approval",
-        params: &[],
+        params: &[
+            p("request", ParamKind::String, r#""GET /api/v1/runbooks""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.runbooks.filter(r, r.destructive && !r.requires_approval).map(r, r.name)""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "alerting",
     },
     Item {
@@ -562,7 +607,10 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[InfrasageApi],
         rule: "the incident feedback loop is enabled",
-        params: &[],
+        params: &[
+            p("request", ParamKind::String, r#""GET /api/v1/settings""#, "admin API request the expression reads (METHOD /path)"),
+            p("expr", ParamKind::String, r#""body.incident_feedback_loop.enabled""#, "CEL over the answer (body) and these params: true/false, or the offending names"),
+        ],
         anchor: "alerting",
     },
     // ---- recovery

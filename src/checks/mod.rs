@@ -2,8 +2,11 @@
 //! the one in [`CheckCtx`]. Grouped by checklist category.
 
 pub mod attestation;
+pub mod cel;
 pub mod common;
+pub mod health;
 pub mod infrastructure;
+pub mod monitoring;
 pub mod network;
 pub mod params;
 pub mod retention;
@@ -238,6 +241,28 @@ pub static REGISTRY: &[Registered] = &[
             KubeKind::PersistentVolume,
         ],
     ),
+    // monitoring
+    ("prometheus_scraping", monitoring::prometheus_scraping, &[]),
+    ("alert_rules_configured", monitoring::alert_rules_configured, &[]),
+    ("oncall_routes_infrasage", monitoring::oncall_routes_infrasage, &[]),
+    ("grafana_dashboards_imported", monitoring::grafana_dashboards_imported, &[]),
+    // go-live health
+    ("gateway_health", health::gateway_health, &[]),
+    ("aiops_health", health::aiops_health, &[]),
+    ("ml_health", health::ml_health, &[]),
+    // admin API: a request and a CEL expression each (parameters `request`, `expr`)
+    ("api_keys_rotated_from_onboarding", cel::api_item, &[]),
+    ("default_tenant_unused", cel::api_item, &[]),
+    ("ingestion_keys_scoped", cel::api_item, &[]),
+    ("human_users_least_privilege", cel::api_item, &[]),
+    ("super_admins_max_2", cel::api_item, &[]),
+    ("api_keys_expire", cel::api_item, &[]),
+    ("audit_logging_retention", cel::api_item, &[]),
+    ("notification_channel_configured", cel::api_item, &[]),
+    ("anomaly_sensitivity_tuned", cel::api_item, &[]),
+    ("runbooks_dry_run_tested", cel::api_item, &[]),
+    ("runbook_approval_destructive", cel::api_item, &[]),
+    ("incident_feedback_loop", cel::api_item, &[]),
     // recovery and load testing: signed off by a person
     ("backup_restore_tested", attestation::backup_restore_tested, &[]),
     ("rto_rpo_documented", attestation::attested, &[]),

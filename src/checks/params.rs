@@ -33,6 +33,11 @@ impl Params {
         Params { values: pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() }
     }
 
+    /// The raw value, for checks that hand parameters on (CEL expressions).
+    pub fn value(&self, name: &str) -> Result<&Value, Undecided> {
+        self.get(name)
+    }
+
     fn get(&self, name: &str) -> Result<&Value, Undecided> {
         self.values.get(name).ok_or_else(|| Undecided::error(format!("parameter {name} is not defined")))
     }

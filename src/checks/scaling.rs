@@ -40,10 +40,21 @@ pub fn scale_profile_matches_volume(ctx: &CheckCtx) -> CheckResult {
     if !unknown.is_empty() {
         return Ok(Outcome::from_findings(unknown, ""));
     }
-    // The observed peak arrives with the Prometheus source; `profile_covers_peak` then decides
-    // with the smallest ceiling of the profiles found.
-    ctx.snapshot.source_status(SourceId::Prometheus)?;
-    Err(Undecided::skipped("needs the observed peak from Prometheus (not gathered by this build)"))
+    // Decided with the smallest ceiling among the profiles found: the weakest gateway limits.
+    let prom = ctx.snapshot.prometheus()?;
+    let query = ctx.params.str("peak_query")?;
+    let peak = match prom.queries.get(query) {
+        Some(Ok(Some(v))) => *v,
+        Some(Ok(None)) => return Err(Undecided::skipped(format!("the peak query {query:?} returns no data yet"))),
+        Some(Err(e)) => return Err(Undecided::error(format!("the peak query failed: {e}"))),
+        None => return Err(Undecided::error(format!("the peak query {query:?} was not run"))),
+    };
+    let (object, profile, ceiling) = profiles
+        .iter()
+        .map(|(o, p)| (o, p, ceilings[p]))
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .expect("at least one profile");
+    Ok(profile_covers_peak(object, profile, ceiling, peak))
 }
 
 /// Profile name → events per second; values may be numbers or numeric strings.
@@ -486,6 +497,32 @@ mod tests {
         crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
     }
 
+    /// The good stack with Prometheus answering the default peak query with `peak`.
+    fn with_peak(peak: Result<Option<f64>, String>, overrides: &[(&str, Value)]) -> Outcome {
+        let mut s = Snapshot { kubernetes: SourceState::Ready(good_stack()), ..Default::default() };
+        let item = catalogue::find("scale_profile_matches_volume").unwrap();
+        let overrides: BTreeMap<String, Value> = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let params = Params::resolve(item, Some(&overrides));
+        let mut p = crate::snapshot::PrometheusSnapshot::default();
+        p.queries.insert(params.str("peak_query").unwrap().to_string(), peak);
+        s.prometheus = SourceState::Ready(p);
+        let ctx = CheckCtx { item, snapshot: &s, params: &params, now: now(), attestation: None };
+        scale_profile_matches_volume(&ctx).unwrap_or_else(Outcome::from)
+    }
+
+    #[test]
+    fn the_observed_peak_decides_against_the_profile_ceiling() {
+        let small = [("profile", json!("small"))];
+        assert_eq!(with_peak(Ok(Some(900.0)), &small).status, Status::Pass);
+        let o = with_peak(Ok(Some(1500.0)), &small);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.reason.as_deref().unwrap().contains("observed peak is 1500 events/s"), "{o:?}");
+        assert_eq!(with_peak(Ok(None), &small).status, Status::Skipped);
+        let o = with_peak(Err("bad_data: parse error".into()), &small);
+        assert_eq!(o.status, Status::Error);
+        assert!(o.reason.as_deref().unwrap().contains("parse error"));
+    }
+
     fn ready(source: SourceId) -> (SourceId, SourceState<()>) {
         (source, SourceState::Ready(()))
     }
@@ -556,8 +593,8 @@ mod tests {
     #[test]
     fn second_source_present_still_skips_until_its_data_is_gathered() {
         let o = run_full("scale_profile_matches_volume", good_stack(), &[ready(SourceId::Prometheus)], &[]);
-        assert_eq!(o.status, Status::Skipped);
-        assert_eq!(o.reason.as_deref(), Some("needs the observed peak from Prometheus (not gathered by this build)"));
+        assert_eq!(o.status, Status::Error);
+        assert!(o.reason.as_deref().unwrap().contains("was not run"), "{o:?}");
         let o = run_full("clickhouse_storage_headroom", good_stack(), &[ready(SourceId::Clickhouse)], &[]);
         assert_eq!(o.status, Status::Skipped);
         let o = run_full("clickhouse_memory_limit", good_stack(), &[ready(SourceId::Clickhouse)], &[]);

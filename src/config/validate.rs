@@ -171,6 +171,8 @@ impl Validator {
             }
             if cc.expr.trim().is_empty() {
                 self.err(&format!("{key}.expr"), "is empty");
+            } else if let Err(e) = crate::checks::cel::compile(&cc.expr) {
+                self.err(&format!("{key}.expr"), format!("custom item {}: CEL does not compile: {e}", cc.id));
             }
         }
     }
@@ -194,6 +196,8 @@ impl Validator {
                 };
                 if let Err(e) = check_param(spec.kind, value) {
                     self.err(&pkey, e);
+                } else if let Err(e) = check_cel_param(item, name, value) {
+                    self.err(&pkey, format!("item {id}: {e}"));
                 }
             }
         }
@@ -231,6 +235,28 @@ fn http_source_configured(c: &Config, source: &str) -> bool {
         "services.aiops" => c.services.as_ref().is_some_and(|s| s.aiops.is_some()),
         "services.ml" => c.services.as_ref().is_some_and(|s| s.ml.is_some()),
         _ => false,
+    }
+}
+
+/// The admin-API items' `expr` must compile and `request` must be `METHOD /path`.
+fn check_cel_param(item: &catalogue::Item, name: &str, v: &serde_json::Value) -> Result<(), String> {
+    if !item.sources.contains(&SourceId::InfrasageApi) {
+        return Ok(());
+    }
+    let text = v.as_str().unwrap_or_default();
+    match name {
+        "expr" => crate::checks::cel::compile(text).map(|_| ()).map_err(|e| format!("CEL does not compile: {e}")),
+        "request" => {
+            let (m, p) = crate::sources::http::plan::split(text);
+            if !["GET", "POST", "HEAD"].contains(&m.to_ascii_uppercase().as_str()) {
+                Err(format!("{m:?} is not GET, POST or HEAD"))
+            } else if !p.starts_with('/') {
+                Err(format!("{p:?} must start with /"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
     }
 }
 

@@ -1,22 +1,120 @@
 //! What the HTTP sources read: InfraSage `/health`, Prometheus, Alertmanager, Grafana and the
-//! InfraSage admin API.
+//! InfraSage admin API. Beside its typed data, each source keeps the JSON answers of the extra
+//! requests planned for CEL items (`"GET /path"` → answer or why there is none).
 
-/// `/health` of each configured InfraSage service.
+use std::collections::BTreeMap;
+
+/// Planned request (`"GET /api/v1/users"`) → its JSON answer, or why it has none.
+pub type Answers = BTreeMap<String, Result<serde_json::Value, String>>;
+
+/// `/health` of each configured InfraSage service, by service name (`gateway`, `aiops`, `ml`).
 #[derive(Debug, Clone, Default)]
-pub struct ServicesSnapshot {}
+pub struct ServicesSnapshot {
+    pub services: BTreeMap<String, ServiceProbe>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServiceProbe {
+    pub url: String,
+    /// The HTTP status, when the service answered at all.
+    pub status: Option<u16>,
+    /// The body as JSON, or why it is not JSON.
+    pub body: Option<Result<serde_json::Value, String>>,
+    /// Why no answer came (connection refused, timeout, TLS refused, redirect refused).
+    pub error: Option<String>,
+    pub duration_seconds: f64,
+    pub answers: Answers,
+}
+
+impl ServiceProbe {
+    /// The `version` of a healthy-looking answer, for `infrasage_service_info`.
+    pub fn version(&self) -> Option<&str> {
+        self.body.as_ref()?.as_ref().ok()?.get("version")?.as_str()
+    }
+}
 
 /// Targets, rules and query answers from the Prometheus HTTP API.
 #[derive(Debug, Clone, Default)]
-pub struct PrometheusSnapshot {}
+pub struct PrometheusSnapshot {
+    pub targets: Vec<ScrapeTarget>,
+    pub rules: Vec<PromRule>,
+    /// PromQL → the first sample's value (None when the result is empty), or the error.
+    pub queries: BTreeMap<String, Result<Option<f64>, String>>,
+    pub answers: Answers,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeTarget {
+    pub job: String,
+    pub instance: String,
+    /// `up`, `down` or `unknown`.
+    pub health: String,
+    pub last_error: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PromRule {
+    pub group: String,
+    pub name: String,
+    /// `alerting` or `recording`.
+    pub kind: String,
+    pub query: String,
+}
 
 /// The Alertmanager routing tree and receivers.
 #[derive(Debug, Clone, Default)]
-pub struct AlertmanagerSnapshot {}
+pub struct AlertmanagerSnapshot {
+    pub route: Route,
+    pub receivers: Vec<Receiver>,
+    pub answers: Answers,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Route {
+    /// None: inherited from the parent route.
+    pub receiver: Option<String>,
+    pub matchers: Vec<Matcher>,
+    pub continue_matching: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Receiver {
+    pub name: String,
+    /// Integration kinds configured on it (`pagerduty`, `email`, `webhook`…).
+    pub integrations: Vec<String>,
+}
 
 /// Dashboards found through Grafana's search API.
 #[derive(Debug, Clone, Default)]
-pub struct GrafanaSnapshot {}
+pub struct GrafanaSnapshot {
+    pub dashboards: Vec<Dashboard>,
+    pub answers: Answers,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Dashboard {
+    pub uid: String,
+    pub title: String,
+}
 
 /// Answers of the InfraSage admin API.
 #[derive(Debug, Clone, Default)]
-pub struct ApiSnapshot {}
+pub struct ApiSnapshot {
+    pub answers: Answers,
+}

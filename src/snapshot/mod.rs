@@ -170,3 +170,25 @@ impl Snapshot {
 pub struct Clock {
     pub now: DateTime<Utc>,
 }
+
+impl Snapshot {
+    /// The planned-request answers of an HTTP source named as in `custom_checks[].request.source`
+    /// (`infrasage_api`, `prometheus`, `alertmanager`, `grafana`, `services.<name>`).
+    pub fn answers(&self, source: &str) -> Result<&http::Answers, Undecided> {
+        match source {
+            "infrasage_api" => Ok(&self.infrasage_api()?.answers),
+            "prometheus" => Ok(&self.prometheus()?.answers),
+            "alertmanager" => Ok(&self.alertmanager()?.answers),
+            "grafana" => Ok(&self.grafana()?.answers),
+            _ => match source.strip_prefix("services.") {
+                Some(name) => self
+                    .services()?
+                    .services
+                    .get(name)
+                    .map(|p| &p.answers)
+                    .ok_or_else(|| Undecided::skipped(format!("{source} is not configured"))),
+                None => Err(Undecided::error(format!("{source} is not an HTTP source"))),
+            },
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! One module per outside system. Each turns the world into a typed snapshot part, with its
 //! own timeout, and never decides pass/fail. Sources are registered by name in [`build`].
 
+pub mod http;
 pub mod kube_api;
 pub mod manifests;
 
@@ -85,13 +86,20 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
     };
     set.idle.insert(SourceId::Kafka, later(config.kafka.is_some()));
     set.idle.insert(SourceId::Clickhouse, later(config.clickhouse.is_some()));
-    set.idle.insert(
-        SourceId::Services,
-        later(config.services.as_ref().is_some_and(|s| s.gateway.is_some() || s.aiops.is_some() || s.ml.is_some())),
-    );
-    set.idle.insert(SourceId::Prometheus, later(config.prometheus.is_some()));
-    set.idle.insert(SourceId::Alertmanager, later(config.alertmanager.is_some()));
-    set.idle.insert(SourceId::Grafana, later(config.grafana.is_some()));
-    set.idle.insert(SourceId::InfrasageApi, later(config.infrasage_api.is_some()));
+    push_http(&mut set, SourceId::Services, http::services::ServicesSource::new(config)?);
+    push_http(&mut set, SourceId::Prometheus, http::prometheus::PrometheusSource::new(config)?);
+    push_http(&mut set, SourceId::Alertmanager, http::alertmanager::AlertmanagerSource::new(config)?);
+    push_http(&mut set, SourceId::Grafana, http::grafana::GrafanaSource::new(config)?);
+    push_http(&mut set, SourceId::InfrasageApi, http::api::ApiSource::new(config)?);
     Ok(set)
+}
+
+/// An HTTP source runs when configured; otherwise its items are skipped as not configured.
+fn push_http<S: Source + 'static>(set: &mut SourceSet, id: SourceId, source: Option<S>) {
+    match source {
+        Some(s) => set.active.push(Box::new(s)),
+        None => {
+            set.idle.insert(id, SourceState::NotConfigured);
+        }
+    }
 }
