@@ -2,6 +2,7 @@
 //! the one in [`CheckCtx`]. Grouped by checklist category.
 
 pub mod attestation;
+pub mod auth;
 pub mod common;
 pub mod infrastructure;
 pub mod network;
@@ -9,6 +10,7 @@ pub mod params;
 pub mod retention;
 pub mod scaling;
 pub mod secrets;
+pub mod ttl;
 
 use chrono::{DateTime, Utc};
 
@@ -112,6 +114,9 @@ pub static REGISTRY: &[Registered] = &[
         ],
     ),
     ("secret_rotation_documented", attestation::attested, &[]),
+    ("clickhouse_credentials_not_default", secrets::clickhouse_credentials_not_default, &[]),
+    // auth
+    ("audit_logging_retention", auth::audit_logging_retention, &[]),
     // network
     (
         "mtls_enabled",
@@ -238,6 +243,8 @@ pub static REGISTRY: &[Registered] = &[
             KubeKind::PersistentVolume,
         ],
     ),
+    ("retention_per_telemetry_type", retention::retention_per_telemetry_type, &[]),
+    ("retention_meets_compliance", retention::retention_meets_compliance, &[]),
     // recovery and load testing: signed off by a person
     ("backup_restore_tested", attestation::backup_restore_tested, &[]),
     ("rto_rpo_documented", attestation::attested, &[]),
