@@ -31,15 +31,6 @@ pub struct ClickhouseNeeds {
 pub const DEFAULT_LOGINS: [(&str, &str, &str); 2] =
     [("clickhouse", "clickhouse", "password clickhouse"), ("default", "", "empty password")];
 
-/// What one connection learnt about the server, kept until a gather fails.
-#[derive(Debug, Clone, Copy)]
-struct Caps {
-    validation: bool,
-    has_disks: bool,
-    has_backups: bool,
-    has_query_log: bool,
-}
-
 pub struct ClickhouseSource {
     url: String,
     user: String,
@@ -48,7 +39,8 @@ pub struct ClickhouseSource {
     transport: Transport,
     client: clickhouse::Client,
     needs: ClickhouseNeeds,
-    caps: Mutex<Option<Caps>>,
+    /// Whether the server validates rows (None until the first collection).
+    validation: Mutex<Option<bool>>,
 }
 
 impl ClickhouseSource {
@@ -75,15 +67,16 @@ impl ClickhouseSource {
             transport,
             client,
             needs,
-            caps: Mutex::new(None),
+            validation: Mutex::new(None),
         })
     }
 
-    async fn caps(&self) -> Result<(Caps, String), String> {
-        let cached = *self.caps.lock().expect("caps lock");
-        let secret = &self.password.0;
+    /// The server's version, and whether rows can be validated: found out on the first
+    /// collection and kept until one fails (the address may then reach another server).
+    async fn detect(&self) -> Result<(bool, String), String> {
+        let cached = *self.validation.lock().expect("validation lock");
         let (validation, version) = match cached {
-            Some(c) => (c.validation, queries::version(&self.client.clone().with_validation(c.validation)).await),
+            Some(v) => (v, queries::version(&self.client.clone().with_validation(v)).await),
             None => match queries::version(&self.client).await {
                 // No RowBinaryWithNamesAndTypes (before 20.x): read rows without type checks.
                 Err(e) if queries::is_unknown_format(&e) => {
@@ -92,7 +85,7 @@ impl ClickhouseSource {
                 other => (true, other),
             },
         };
-        let version = version.map_err(|e| format!("{}: {}", self.who(), describe(&e, secret)))?;
+        let version = version.map_err(|e| format!("{}: {}", self.who(), describe(&e, &self.password.0)))?;
         if !queries::looks_like_version(&version) {
             return Err(format!(
                 "{}: answer is not ClickHouse's: version() returned {:?}",
@@ -100,42 +93,33 @@ impl ClickhouseSource {
                 client::one_line(&version)
             ));
         }
-        if let Some(c) = cached {
-            return Ok((c, version));
-        }
-        let client = self.client.clone().with_validation(validation);
-        let system =
-            queries::system_tables(&client).await.map_err(|e| format!("{}: {}", self.who(), describe(&e, secret)))?;
-        let caps = Caps {
-            validation,
-            has_disks: system.iter().any(|t| t == "disks"),
-            has_backups: system.iter().any(|t| t == "backups"),
-            has_query_log: system.iter().any(|t| t == "query_log"),
-        };
-        *self.caps.lock().expect("caps lock") = Some(caps);
-        Ok((caps, version))
+        *self.validation.lock().expect("validation lock") = Some(validation);
+        Ok((validation, version))
     }
 
     fn who(&self) -> String {
-        format!("{} as {}", self.url, self.user)
+        format!("{} as {}", without_userinfo(&self.url), self.user)
     }
 
     async fn read(&self) -> Result<ClickhouseSnapshot, String> {
-        let (caps, version) = self.caps().await?;
+        let (validation, version) = self.detect().await?;
         let secret = &self.password.0;
-        let c = self.client.clone().with_validation(caps.validation);
+        let c = self.client.clone().with_validation(validation);
         let fail =
             |what: &str, e: clickhouse::error::Error| format!("{}: {what}: {}", self.who(), describe(&e, secret));
+        // Asked every time: system.query_log appears only after the server's first flush.
+        let system = queries::system_tables(&c).await.map_err(|e| fail("system.tables", e))?;
+        let has = |t: &str| system.iter().any(|s| s == t);
         let disks =
-            if caps.has_disks { Some(queries::disks(&c).await.map_err(|e| fail("system.disks", e))?) } else { None };
+            if has("disks") { Some(queries::disks(&c).await.map_err(|e| fail("system.disks", e))?) } else { None };
         let parts = queries::parts(&c).await.map_err(|e| fail("system.parts", e))?;
         let tables = queries::tables(&c, &self.needs.tables).await.map_err(|e| fail("system.tables", e))?;
-        let largest_result = if caps.has_query_log {
+        let largest_result = if has("query_log") {
             queries::largest_result(&c, self.needs.query_log_window).await.map_err(|e| describe(&e, secret))
         } else {
             Err("the server keeps no system.query_log (query logging is off or nothing was logged yet)".to_string())
         };
-        let backups = if caps.has_backups {
+        let backups = if has("backups") {
             queries::backups(&c).await.map_err(|e| describe(&e, secret))
         } else {
             Err(format!("server {version} has no system.backups"))
@@ -143,7 +127,7 @@ impl ClickhouseSource {
         let default_logins = self.probe_default_logins().await;
         Ok(ClickhouseSnapshot {
             version,
-            old_server: !caps.validation,
+            old_server: !validation,
             disks,
             parts,
             tables,
@@ -180,6 +164,14 @@ impl ClickhouseSource {
     }
 }
 
+/// The URL for reasons: credentials in its authority (`user:pw@host`) are left out.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
+}
+
 impl Source for ClickhouseSource {
     fn id(&self) -> SourceId {
         SourceId::Clickhouse
@@ -204,10 +196,20 @@ impl Source for ClickhouseSource {
                 }
                 Err(e) => {
                     // The next gather may reach another server behind the same address.
-                    *self.caps.lock().expect("caps lock") = None;
+                    *self.validation.lock().expect("validation lock") = None;
                     Err(e)
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(super::without_userinfo("https://u:hunter2@ch:8443/x"), "https://ch:8443/x");
+        assert_eq!(super::without_userinfo("http://ch:8123"), "http://ch:8123");
+        assert_eq!(super::without_userinfo("http://ch:8123/?a=b@c"), "http://ch:8123/?a=b@c");
     }
 }

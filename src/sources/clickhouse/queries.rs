@@ -130,11 +130,12 @@ struct QueryLogRow {
     finished: u64,
 }
 
+/// `type` is an Enum8 on current servers and a UInt8 on 18.x; 2 is QueryFinish on both.
 pub async fn largest_result(c: &Client, window: Duration) -> Result<Option<u64>, Error> {
     let r = c
         .query(
             "SELECT toUInt64(max(result_bytes)) AS largest, toUInt64(count()) AS finished FROM system.query_log \
-             WHERE type = 'QueryFinish' AND event_time >= now() - toIntervalSecond(?)",
+             WHERE toInt8(type) = 2 AND event_time >= now() - toIntervalSecond(?)",
         )
         .bind(window.as_secs())
         .fetch_one::<QueryLogRow>()
