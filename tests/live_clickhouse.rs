@@ -327,8 +327,9 @@ fn system_backups_is_read_and_failed_backups_do_not_count() {
     assert!(restore.reason.as_deref().unwrap().ends_with("no successful RESTORE in system.backups"), "{restore:?}");
 }
 
-/// A proxy in front of a dead upstream: every request gets an HTML error page.
-fn html_proxy() -> u16 {
+/// A proxy in front of a dead upstream: every request gets an HTML page with this status
+/// ("502 Bad Gateway", or "200 OK" as a login portal would).
+fn html_proxy(status: &'static str) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -338,7 +339,7 @@ fn html_proxy() -> u16 {
             let body = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
             let _ = write!(
                 c,
-                "HTTP/1.1 502 Bad Gateway\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -358,12 +359,14 @@ fn failures_stay_inside_the_clickhouse_items_and_never_show_a_password() {
         support::repo("tests/data/passing").display()
     )));
     let down = support::free_port();
-    let proxy = html_proxy();
+    let proxy = html_proxy("502 Bad Gateway");
+    let portal = html_proxy("200 OK");
     for (name, port, pw, expect) in [
         ("server down", down, pw_file(s), "Connection refused"),
         ("wrong password", CHDB, wrong.clone(), "516"),
         ("wrong password, 18.16", OLD, wrong.clone(), "193"),
         ("HTML page", proxy, pw_file(s), "answer is not ClickHouse's: <html> <head><title>502 Bad Gateway"),
+        ("HTML page with 200", portal, pw_file(s), "answer is not ClickHouse's"),
     ] {
         let r = evaluate(&config_for(port, &pw, ""));
         let src = r.sources.iter().find(|s| s.source == "clickhouse").unwrap();
@@ -408,4 +411,24 @@ fn the_binary_never_prints_a_password() {
             }
         }
     }
+}
+
+#[test]
+fn https_with_the_ca_bundle_and_without_it() {
+    let Some(s) = servers() else { return };
+    let ca = s.state.join("tls/ca.crt");
+    let base = format!(
+        "clickhouse: {{ url: 'https://127.0.0.1:18443', user: infrasage, password_file: {}",
+        pw_file(s).display()
+    );
+    let r = evaluate(&format!("{base}, tls: {{ ca_file: {} }} }}\n", ca.display()));
+    let src = r.sources.iter().find(|s| s.source == "clickhouse").unwrap();
+    assert_eq!(src.state, "ok", "{src:?}");
+    assert!(metrics::render(&r).contains("infrasage_clickhouse_server_info{version=\"18.16.1\"} 1"));
+    assert_eq!(item(&r, "clickhouse_credentials_not_default").status, Status::Pass);
+    // The system roots do not know the test CA: every ClickHouse item says why.
+    let r = evaluate(&format!("{base} }}\n"));
+    let c = item(&r, "retention_per_telemetry_type");
+    assert_eq!(c.status, Status::Error, "{c:?}");
+    assert!(c.reason.as_deref().unwrap().contains("UnknownIssuer"), "{c:?}");
 }

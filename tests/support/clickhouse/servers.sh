@@ -3,7 +3,8 @@
 #   127.0.0.1:18123  current engine (chdb) behind shim.py; `default` has a password
 #   127.0.0.1:18125  the same chdb data, a second user table where `default` has none and
 #                    clickhouse/clickhouse logs in (the "left at defaults" server)
-#   127.0.0.1:18124  Debian clickhouse-server 18.16 (tcp 19100); `default` has a password
+#   127.0.0.1:18124  Debian clickhouse-server 18.16 (tcp 19100); `default` has a password;
+#                    also HTTPS on 127.0.0.1:18443 with a certificate from $STATE/tls/ca.crt
 #   127.0.0.1:18126  a second 18.16 (tcp 19101) where `default` has no password
 # Every server knows the exporter's own user `infrasage` (password in $STATE/infrasage.pw).
 # start|stop|reset|status; idempotent. State under $INFRASAGE_CH_STATE (default /tmp).
@@ -33,11 +34,28 @@ users_json() { # $1: whether default keeps its password
   fi
 }
 
+# A test CA and a server certificate for 127.0.0.1 signed by it (rustls wants the IP SAN).
+make_tls() {
+  local t="$STATE/tls"
+  [ -f "$t/server.crt" ] && return 0
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=infrasage test CA" \
+    -keyout "$t/ca.key" -out "$t/ca.crt" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$t/server.key" -out "$t/server.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$t/ext.cnf"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 30 \
+    -extfile "$t/ext.cnf" -out "$t/server.crt" >/dev/null 2>&1
+}
+
 write_1816_config() { # $1 name, $2 http port, $3 tcp port, $4 secure|open
   local d="$STATE/$1"
   mkdir -p "$d/data" "$d/tmp" "$d/log"
-  local default_pw=""
-  [ "$4" = secure ] && default_pw="$DEFAULT_PW"
+  local default_pw="" tls=""
+  if [ "$4" = secure ]; then
+    default_pw="$DEFAULT_PW"
+    tls="<https_port>18443</https_port>
+  <openSSL><server><certificateFile>$STATE/tls/server.crt</certificateFile><privateKeyFile>$STATE/tls/server.key</privateKeyFile><verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>"
+  fi
   cat >"$d/config.xml" <<XML
 <?xml version="1.0"?>
 <yandex>
@@ -45,6 +63,7 @@ write_1816_config() { # $1 name, $2 http port, $3 tcp port, $4 secure|open
   <listen_host>127.0.0.1</listen_host>
   <http_port>$2</http_port>
   <tcp_port>$3</tcp_port>
+  $tls
   <path>$d/data/</path>
   <tmp_path>$d/tmp/</tmp_path>
   <users_config>$d/users.xml</users_config>
@@ -84,6 +103,7 @@ start() {
   fi
   ensure_chdb
   mkdir -p "$STATE"
+  make_tls
   printf '%s' "$EXPORTER_PW" >"$STATE/infrasage.pw"
   printf '%s' "$DEFAULT_PW" >"$STATE/default.pw"
   if ! up 18123; then
