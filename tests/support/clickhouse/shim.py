@@ -87,11 +87,11 @@ class Handler(BaseHTTPRequestHandler):
             fmt, sql = m.group(1), sql[: m.start()]
         else:
             fmt = params.get("default_format", ["TabSeparated"])[0]
-        database = params.get("database", [None])[0]
+        # The session is shared: every request sets its own database, as a server's would be.
+        database = params.get("database", ["default"])[0] or "default"
         try:
             with LOCK:
-                if database:
-                    SESSION.query(f"USE `{database}`")
+                SESSION.query(f"USE `{database}`")
                 res = SESSION.query(sql, fmt)
                 data = res.bytes() if res is not None else b""
         except Exception as e:  # chdb raises the server's own exception text
