@@ -30,3 +30,6 @@ measure() {
 measure "check --manifests examples/manifests" check --manifests examples/manifests
 measure "check, 100-namespace copy ($(find "$work/copy" -name '*.yaml' | wc -l) files)" check --config "$work/config.yaml"
 cargo bench --quiet --bench evaluate
+# One ClickHouse collection against the chdb test server with 1,000 tables (starts
+# tests/support/clickhouse/servers.sh itself).
+cargo bench --quiet --bench clickhouse
