@@ -31,3 +31,6 @@ measure "check --manifests examples/manifests" check --manifests examples/manife
 measure "check, 100-namespace copy ($(find "$work/copy" -name '*.yaml' | wc -l) files)" check --config "$work/config.yaml"
 cargo bench --quiet --bench evaluate
 cargo bench --quiet --bench http_sources
+# One ClickHouse collection against the chdb test server with 1,000 tables (starts
+# tests/support/clickhouse/servers.sh itself).
+cargo bench --quiet --bench clickhouse

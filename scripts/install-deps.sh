@@ -23,6 +23,23 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager
   $SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
 fi
 
+# ClickHouse test servers (tests/support/clickhouse/servers.sh): Debian's clickhouse-server
+# 18.16, a real old server, and the current engine from PyPI (chdb-core) in a venv of its own.
+if ! command -v clickhouse-server >/dev/null 2>&1; then
+  echo "install-deps: installing Debian's clickhouse-server"
+  apt_install clickhouse-server clickhouse-client
+  # The package may enable a system service on :8123/:9000; the tests start their own.
+  $SUDO systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
+fi
+CHDB_VERSION=26.9.0
+chdb_venv="$HOME/.cache/infrasage-readiness/chdb-$CHDB_VERSION/venv"
+if ! "$chdb_venv/bin/python" -c 'import chdb.session' >/dev/null 2>&1; then
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+  echo "install-deps: installing chdb-core $CHDB_VERSION into $chdb_venv"
+  python3 -m venv "$chdb_venv"
+  "$chdb_venv/bin/pip" install -q "chdb-core==$CHDB_VERSION"
+fi
+
 # The test API server's scripts need these (most machines have them already).
 for tool in openssl curl; do
   command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"

@@ -646,3 +646,74 @@ pub fn set_container(k: &mut KubeSnapshot, deploy: &str, c: ContainerB) {
     let d = deploy_mut(k, deploy);
     d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0] = c.0;
 }
+
+// ---- ClickHouse
+
+/// A ClickHouse snapshot that passes every ClickHouse item: 100 GiB disk, 10 GiB of data, the
+/// four telemetry tables and the audit table with TTLs over their obligations, default logins
+/// refused, a backup and a restore an hour before [`fixed_now`].
+pub fn clickhouse_snapshot() -> crate::snapshot::ClickhouseSnapshot {
+    use crate::snapshot::clickhouse::*;
+    const GIB: u64 = 1 << 30;
+    let table = |days: u32| {
+        Some(TableDef {
+            engine: "MergeTree".into(),
+            engine_full: format!(
+                "MergeTree ORDER BY ts TTL ts + toIntervalDay({days}) SETTINGS index_granularity = 8192"
+            ),
+        })
+    };
+    let an_hour_ago = fixed_now() - chrono::Duration::hours(1);
+    ClickhouseSnapshot {
+        version: "26.9.2.1".into(),
+        old_server: false,
+        disks: Some(vec![Disk {
+            name: "default".into(),
+            path: "/var/lib/clickhouse/".into(),
+            free_bytes: 90 * GIB,
+            total_bytes: 100 * GIB,
+            keep_free_bytes: 0,
+        }]),
+        parts: vec![TableBytes { database: "infrasage".into(), table: "metrics".into(), bytes: 10 * GIB }],
+        tables: [
+            ("infrasage.metrics", table(30)),
+            ("infrasage.logs", table(30)),
+            ("infrasage.traces", table(7)),
+            ("infrasage.events", table(365)),
+            ("infrasage.audit_log", table(90)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        largest_result: Ok(Some(GIB)),
+        backups: Ok(Backups { last_backup: Some(an_hour_ago), last_restore: Some(an_hour_ago) }),
+        default_logins: crate::sources::clickhouse::DEFAULT_LOGINS
+            .iter()
+            .map(|(user, _, desc)| LoginProbe {
+                user: user.to_string(),
+                password_desc: desc.to_string(),
+                result: LoginResult::Rejected("Code: 516. Authentication failed".into()),
+            })
+            .collect(),
+    }
+}
+
+/// Runs one item's check on a whole snapshot with parameter overrides, at [`fixed_now`].
+pub fn run_snapshot_check(
+    id: &str,
+    s: &crate::snapshot::Snapshot,
+    overrides: &[(&str, serde_json::Value)],
+) -> crate::outcome::Outcome {
+    use crate::checks::{CheckCtx, Params};
+    let item = crate::catalogue::find(id).expect("a catalogue id");
+    let overrides: BTreeMap<String, serde_json::Value> =
+        overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let params = Params::resolve(item, Some(&overrides));
+    let ctx = CheckCtx { item, snapshot: s, params: &params, now: fixed_now(), attestation: None };
+    crate::checks::find(id).expect("a registered check")(&ctx).unwrap_or_else(crate::outcome::Outcome::from)
+}
+
+/// A snapshot holding only ClickHouse data.
+pub fn clickhouse_only(ch: crate::snapshot::ClickhouseSnapshot) -> crate::snapshot::Snapshot {
+    crate::snapshot::Snapshot { clickhouse: crate::snapshot::SourceState::Ready(ch), ..Default::default() }
+}

@@ -2,6 +2,7 @@
 //! exposition format; scrapes are then served from memory and never touch a source.
 //! Conventions of kube-state-metrics: StateSets, `_info` series, base units, no aggregates.
 
+mod clickhouse;
 mod services;
 
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
@@ -24,6 +25,7 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeV
 pub fn source_families(snapshot: &Snapshot) -> Vec<prometheus::proto::MetricFamily> {
     let mut out = Vec::new();
     out.extend(services::families(snapshot));
+    out.extend(snapshot.clickhouse.ready().map(clickhouse::families).unwrap_or_default());
     out
 }
 

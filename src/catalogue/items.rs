@@ -458,12 +458,20 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[Clickhouse],
         rule: "each table's TTL is at least the obligation for its telemetry type",
-        params: &[p(
-            "obligations",
-            ParamKind::Map,
-            r#"{"metrics":"30d","logs":"30d","traces":"7d","events":"365d"}"#,
-            "telemetry type to the shortest retention allowed",
-        )],
+        params: &[
+            p(
+                "obligations",
+                ParamKind::Map,
+                r#"{"metrics":"30d","logs":"30d","traces":"7d","events":"365d"}"#,
+                "telemetry type to the shortest retention allowed",
+            ),
+            p(
+                "tables",
+                ParamKind::Map,
+                r#"{"metrics":"infrasage.metrics","logs":"infrasage.logs","traces":"infrasage.traces","events":"infrasage.events"}"#,
+                "telemetry type to database.table",
+            ),
+        ],
         anchor: "retention",
     },
     Item {

@@ -2,7 +2,6 @@
 //! fails again so a go-live claim cannot silently rot.
 
 use super::CheckCtx;
-use crate::catalogue::SourceId;
 use crate::outcome::{CheckResult, Finding, Outcome};
 
 pub fn attested(ctx: &CheckCtx) -> CheckResult {
@@ -24,17 +23,40 @@ pub fn attested(ctx: &CheckCtx) -> CheckResult {
     Ok(Outcome::pass(format!("attested by {} on {}, valid until {}{evidence}", a.by, day(a.at), day(expires))))
 }
 
-/// Attested, or (with the ClickHouse source of a later release) a recent RESTORE on record.
+/// Attested, or a successful RESTORE in ClickHouse's `system.backups` within `max_age`.
 pub fn backup_restore_tested(ctx: &CheckCtx) -> CheckResult {
     let outcome = attested(ctx)?;
     if outcome.status == crate::outcome::Status::Pass {
         return Ok(outcome);
     }
-    let note = match ctx.snapshot.source_status(SourceId::Clickhouse) {
-        Ok(()) => "no RESTORE on record".to_string(),
+    let max_age = ctx.params.duration("max_age")?;
+    let note = match ctx.snapshot.clickhouse() {
+        Ok(ch) => match &ch.backups {
+            Ok(b) => match b.last_restore {
+                Some(at) if age_within(ctx.now, at, max_age) => {
+                    return Ok(Outcome::pass(format!(
+                        "a RESTORE succeeded at {} (system.backups, within {})",
+                        at.to_rfc3339(),
+                        humantime::format_duration(max_age)
+                    )))
+                }
+                Some(at) => format!("the newest successful RESTORE in system.backups is from {}", at.to_rfc3339()),
+                None => "no successful RESTORE in system.backups".to_string(),
+            },
+            Err(why) => format!("no RESTORE record read ({why})"),
+        },
         Err(u) => format!("no RESTORE record read ({})", u.reason),
     };
     Ok(Outcome { reason: Some(format!("{}; {note}", outcome.reason.unwrap_or_default())), ..outcome })
+}
+
+/// `at` is no older than `max_age` at `now` (and not in the future beyond clock skew).
+pub fn age_within(
+    now: chrono::DateTime<chrono::Utc>,
+    at: chrono::DateTime<chrono::Utc>,
+    max_age: std::time::Duration,
+) -> bool {
+    (now - at).to_std().map(|age| age <= max_age).unwrap_or(true)
 }
 
 #[cfg(test)]
@@ -98,5 +120,25 @@ mod tests {
         assert!(o.reason.unwrap().contains("clickhouse is not configured"));
         let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap().to_rfc3339();
         assert_eq!(run("backup_restore_tested", Some(signed("2026-10-01", 90)), &now).status, Status::Pass);
+    }
+
+    #[test]
+    fn a_recent_restore_in_system_backups_passes_without_a_sign_off() {
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, fixed_now, run_snapshot_check};
+        let mut ch = clickhouse_snapshot();
+        let o = run_snapshot_check("backup_restore_tested", &clickhouse_only(ch.clone()), &[]);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o.reason.unwrap().starts_with("a RESTORE succeeded at 2025-06-02T11:00:00+00:00"));
+        let old = fixed_now() - chrono::Duration::days(91);
+        ch.backups.as_mut().unwrap().last_restore = Some(old);
+        let o = run_snapshot_check("backup_restore_tested", &clickhouse_only(ch.clone()), &[]);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(
+            o.reason.as_deref(),
+            Some("not attested; the newest successful RESTORE in system.backups is from 2025-03-03T12:00:00+00:00")
+        );
+        ch.backups = Err("server 18.16.1 has no system.backups".into());
+        let o = run_snapshot_check("backup_restore_tested", &clickhouse_only(ch), &[]);
+        assert!(o.reason.unwrap().ends_with("no RESTORE record read (server 18.16.1 has no system.backups)"));
     }
 }

@@ -91,9 +91,40 @@ fn volume_type(v: &Volume) -> String {
 
 // ---- clickhouse_backup_scheduled
 
+/// A backup CronJob that fires daily and succeeded lately, or a recent successful BACKUP in
+/// ClickHouse's own `system.backups`: either half passes.
 pub fn clickhouse_backup_scheduled(ctx: &CheckCtx) -> CheckResult {
-    // Kubernetes half only. The ClickHouse half (a successful BACKUP in system.backups younger
-    // than max_age also passes) comes with the ClickHouse source.
+    let kube = backup_cronjob(ctx);
+    if matches!(&kube, Ok(o) if o.status == crate::outcome::Status::Pass) {
+        return kube;
+    }
+    let Some(backups) = ctx.snapshot.clickhouse.ready().and_then(|ch| ch.backups.as_ref().ok()) else {
+        return kube;
+    };
+    let max_age = ctx.params.duration("max_age")?;
+    let message = match backups.last_backup {
+        Some(at) if super::attestation::age_within(ctx.now, at, max_age) => {
+            return Ok(Outcome::pass(format!(
+                "a BACKUP succeeded at {} (system.backups, within {})",
+                at.to_rfc3339(),
+                humantime::format_duration(max_age)
+            )))
+        }
+        Some(at) => format!(
+            "the newest successful BACKUP is from {}, older than {}",
+            at.to_rfc3339(),
+            humantime::format_duration(max_age)
+        ),
+        None => "no successful BACKUP on record".to_string(),
+    };
+    let finding = Finding::new("ClickHouse system.backups", message);
+    let mut findings = kube.map(|o| o.findings).unwrap_or_default();
+    findings.push(finding);
+    Ok(Outcome::from_findings(findings, ""))
+}
+
+/// The Kubernetes half: a matching CronJob's schedule and last success.
+fn backup_cronjob(ctx: &CheckCtx) -> CheckResult {
     let k = ctx.snapshot.kube()?;
     let pattern = ctx.params.regex("name_pattern")?;
     let max_interval = ctx.params.duration("max_interval")?;
@@ -1146,5 +1177,34 @@ mod tests {
         k.storage_classes = vec![storage_class("gp3-wait", "WaitForFirstConsumer", false)];
         let o = run("pvc_wait_for_first_consumer", k);
         assert_eq!(objects(&o), ["StatefulSet/infrasage/kafka volumeClaimTemplate data"]);
+    }
+
+    // ---- clickhouse_backup_scheduled, ClickHouse half
+
+    #[test]
+    fn a_recent_backup_in_system_backups_passes_either_way() {
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_snapshot_check};
+        // No Kubernetes at all: ClickHouse alone decides.
+        let mut ch = clickhouse_snapshot();
+        let o = run_snapshot_check("clickhouse_backup_scheduled", &clickhouse_only(ch.clone()), &[]);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        // The bad stack's CronJob fails, the recorded backup still passes.
+        let mut s = clickhouse_only(ch.clone());
+        s.kubernetes = crate::snapshot::SourceState::Ready(crate::fixtures::bad_stack());
+        assert_eq!(run_snapshot_check("clickhouse_backup_scheduled", &s, &[]).status, Status::Pass);
+        // An old backup is a finding next to the CronJob's.
+        ch.backups.as_mut().unwrap().last_backup = Some(now() - chrono::Duration::hours(30));
+        s.clickhouse = crate::snapshot::SourceState::Ready(ch.clone());
+        let o = run_snapshot_check("clickhouse_backup_scheduled", &s, &[]);
+        assert_eq!(o.status, Status::Fail);
+        let last = o.findings.last().unwrap();
+        assert_eq!(last.object, "ClickHouse system.backups");
+        assert_eq!(last.message, "the newest successful BACKUP is from 2025-06-01T06:00:00+00:00, older than 1day 2h");
+        assert!(o.findings.len() >= 2, "{o:?}");
+        // A server without system.backups leaves the Kubernetes verdict alone.
+        ch.backups = Err("no system.backups".into());
+        s.clickhouse = crate::snapshot::SourceState::Ready(ch);
+        let kube_only = run("clickhouse_backup_scheduled", crate::fixtures::bad_stack());
+        assert_eq!(run_snapshot_check("clickhouse_backup_scheduled", &s, &[]), kube_only);
     }
 }

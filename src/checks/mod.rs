@@ -2,6 +2,7 @@
 //! the one in [`CheckCtx`]. Grouped by checklist category.
 
 pub mod attestation;
+pub mod auth;
 pub mod cel;
 pub mod common;
 pub mod health;
@@ -12,6 +13,7 @@ pub mod params;
 pub mod retention;
 pub mod scaling;
 pub mod secrets;
+pub mod ttl;
 
 use chrono::{DateTime, Utc};
 
@@ -115,6 +117,9 @@ pub static REGISTRY: &[Registered] = &[
         ],
     ),
     ("secret_rotation_documented", attestation::attested, &[]),
+    ("clickhouse_credentials_not_default", secrets::clickhouse_credentials_not_default, &[]),
+    // auth
+    ("audit_logging_retention", auth::audit_logging_retention, &[]),
     // network
     (
         "mtls_enabled",
@@ -241,6 +246,8 @@ pub static REGISTRY: &[Registered] = &[
             KubeKind::PersistentVolume,
         ],
     ),
+    ("retention_per_telemetry_type", retention::retention_per_telemetry_type, &[]),
+    ("retention_meets_compliance", retention::retention_meets_compliance, &[]),
     // monitoring
     ("prometheus_scraping", monitoring::prometheus_scraping, &[]),
     ("alert_rules_configured", monitoring::alert_rules_configured, &[]),
@@ -257,7 +264,6 @@ pub static REGISTRY: &[Registered] = &[
     ("human_users_least_privilege", cel::api_item, &[]),
     ("super_admins_max_2", cel::api_item, &[]),
     ("api_keys_expire", cel::api_item, &[]),
-    ("audit_logging_retention", cel::api_item, &[]),
     ("notification_channel_configured", cel::api_item, &[]),
     ("anomaly_sensitivity_tuned", cel::api_item, &[]),
     ("runbooks_dry_run_tested", cel::api_item, &[]),

@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::PersistentVolume;
 
 use super::common::{main_containers, missing_component, no_component};
-use super::CheckCtx;
+use super::{ttl, CheckCtx};
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{name_of, object_ref, EnvValue};
 use crate::snapshot::kubernetes::KubeOrigin;
-use crate::snapshot::{Component, KubeSnapshot, Workload};
+use crate::snapshot::{ClickhouseSnapshot, Component, KubeSnapshot, Workload};
 
 // ---- log_field_exclusions
 
@@ -176,6 +176,129 @@ fn pv_regions(pv: &PersistentVolume) -> BTreeSet<String> {
         out.extend(REGION_KEYS.iter().filter_map(|key| labels.and_then(|l| l.get(*key)).cloned()));
     }
     out
+}
+
+// ---- retention_per_telemetry_type, retention_meets_compliance, and the audit table
+
+/// What a table's TTL says about how long it keeps rows.
+enum Kept {
+    /// No table TTL at all.
+    NoTtl,
+    /// A TTL whose clauses only move or recompress rows.
+    NeverDeleted(String),
+    /// Rows deleted after this long, by this TTL.
+    For(std::time::Duration, String),
+}
+
+/// The table's retention, or the finding explaining why it cannot be told.
+fn table_retention(ch: &ClickhouseSnapshot, kind: &str, table: &str) -> Result<Kept, Finding> {
+    let object = format!("ClickHouse table {table}");
+    let def = match ch.tables.get(table) {
+        Some(Some(def)) => def,
+        Some(None) => return Err(Finding::new(object, format!("the {kind} table does not exist"))),
+        None => return Err(Finding::new(object, format!("the {kind} table was not read"))),
+    };
+    let Some(ttl) = ttl::table_ttl(&def.engine_full) else { return Ok(Kept::NoTtl) };
+    let clauses =
+        ttl::parse(ttl).map_err(|clause| Finding::new(&object, format!("cannot read the TTL clause {clause:?}")))?;
+    Ok(match ttl::retention(&clauses) {
+        Some(d) => Kept::For(d, ttl.to_string()),
+        None => Kept::NeverDeleted(ttl.to_string()),
+    })
+}
+
+/// The `tables` parameter: telemetry type → `database.table`.
+fn telemetry_tables(ctx: &CheckCtx) -> Result<Vec<(String, String)>, Undecided> {
+    let map = ctx.params.map("tables")?;
+    map.into_iter()
+        .map(|(kind, v)| match v.as_str() {
+            Some(t) => Ok((kind, t.to_string())),
+            None => Err(Undecided::error(format!("parameter tables.{kind} is not a table name"))),
+        })
+        .collect()
+}
+
+pub fn fmt_retention(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs.is_multiple_of(86_400) {
+        format!("{}d", secs / 86_400)
+    } else {
+        humantime::format_duration(d).to_string()
+    }
+}
+
+pub fn retention_per_telemetry_type(ctx: &CheckCtx) -> CheckResult {
+    let ch = ctx.snapshot.clickhouse()?;
+    let mut findings = Vec::new();
+    let mut kept = Vec::new();
+    for (kind, table) in telemetry_tables(ctx)? {
+        let object = format!("ClickHouse table {table}");
+        match table_retention(ch, &kind, &table) {
+            Err(f) => findings.push(f),
+            Ok(Kept::NoTtl) => findings.push(Finding::new(object, format!("the {kind} table has no TTL"))),
+            Ok(Kept::NeverDeleted(ttl)) => {
+                findings.push(Finding::new(object, format!("the {kind} table's TTL {ttl:?} never deletes rows")))
+            }
+            Ok(Kept::For(d, _)) => kept.push(format!("{kind} {}", fmt_retention(d))),
+        }
+    }
+    Ok(Outcome::from_findings(findings, format!("every telemetry table has a TTL: {}", kept.join(", "))))
+}
+
+pub fn retention_meets_compliance(ctx: &CheckCtx) -> CheckResult {
+    let ch = ctx.snapshot.clickhouse()?;
+    let tables: std::collections::BTreeMap<String, String> = telemetry_tables(ctx)?.into_iter().collect();
+    let mut findings = Vec::new();
+    let mut met = Vec::new();
+    for (kind, v) in ctx.params.map("obligations")? {
+        let obligation = v
+            .as_str()
+            .and_then(|t| crate::config::parse_duration(t).ok())
+            .ok_or_else(|| Undecided::error(format!("parameter obligations.{kind} is not a duration")))?;
+        let Some(table) = tables.get(&kind) else {
+            findings.push(Finding::new(
+                format!("telemetry type {kind}"),
+                "no table is configured for it (parameter tables)",
+            ));
+            continue;
+        };
+        match table_retention(ch, &kind, table) {
+            Err(f) => findings.push(f),
+            Ok(Kept::NoTtl | Kept::NeverDeleted(_)) => met.push(format!("{kind} kept indefinitely")),
+            Ok(Kept::For(d, ttl)) if d < obligation => findings.push(Finding::new(
+                format!("ClickHouse table {table}"),
+                format!(
+                    "the {kind} table keeps rows {} (TTL {ttl}), less than the {} obligation",
+                    fmt_retention(d),
+                    fmt_retention(obligation)
+                ),
+            )),
+            Ok(Kept::For(d, _)) => met.push(format!("{kind} {} ≥ {}", fmt_retention(d), fmt_retention(obligation))),
+        }
+    }
+    Ok(Outcome::from_findings(findings, met.join(", ")))
+}
+
+/// The ClickHouse half of `audit_logging_retention`: the audit table keeps rows at least
+/// `min` (no TTL keeps them indefinitely). The InfraSage API half (the audit setting) is
+/// decided elsewhere and combined with this.
+pub fn clickhouse_audit_retention(ch: &ClickhouseSnapshot, table: &str, min: std::time::Duration) -> Outcome {
+    let object = format!("ClickHouse table {table}");
+    match table_retention(ch, "audit", table) {
+        Err(f) => Outcome::from_findings(vec![f], ""),
+        Ok(Kept::NoTtl) => Outcome::pass(format!("{table} has no TTL: audit rows are kept indefinitely")),
+        Ok(Kept::NeverDeleted(ttl)) => Outcome::pass(format!("{table} TTL {ttl:?} never deletes audit rows")),
+        Ok(Kept::For(d, ttl)) if d < min => Outcome::from_findings(
+            vec![Finding::new(
+                object,
+                format!("audit rows are kept {} (TTL {ttl}), less than {}", fmt_retention(d), fmt_retention(min)),
+            )],
+            "",
+        ),
+        Ok(Kept::For(d, _)) => {
+            Outcome::pass(format!("{table} keeps audit rows {} (min {})", fmt_retention(d), fmt_retention(min)))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -369,5 +492,116 @@ mod tests {
         );
         let o = run_with("data_residency", k, &eu());
         assert_eq!(objects(&o), ["PersistentVolume/pv-x"]);
+    }
+
+    // ---- the ClickHouse retention items
+
+    mod clickhouse_ttls {
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_snapshot_check as run};
+        use crate::outcome::Status;
+        use crate::snapshot::clickhouse::TableDef;
+        use crate::snapshot::ClickhouseSnapshot;
+        use serde_json::json;
+
+        fn with_table(table: &str, engine_full: Option<&str>) -> ClickhouseSnapshot {
+            let mut ch = clickhouse_snapshot();
+            ch.tables.insert(
+                table.to_string(),
+                engine_full.map(|e| TableDef { engine: "MergeTree".into(), engine_full: e.to_string() }),
+            );
+            ch
+        }
+
+        #[test]
+        fn the_good_tables_pass_both() {
+            let s = clickhouse_only(clickhouse_snapshot());
+            let o = run("retention_per_telemetry_type", &s, &[]);
+            assert_eq!(o.status, Status::Pass, "{o:?}");
+            assert_eq!(
+                o.reason.as_deref(),
+                Some("every telemetry table has a TTL: events 365d, logs 30d, metrics 30d, traces 7d")
+            );
+            let o = run("retention_meets_compliance", &s, &[]);
+            assert_eq!(o.status, Status::Pass, "{o:?}");
+        }
+
+        #[test]
+        fn missing_table_and_missing_ttl_are_findings() {
+            let mut ch = with_table("infrasage.logs", Some("MergeTree ORDER BY ts SETTINGS index_granularity = 8192"));
+            ch.tables.insert("infrasage.events".into(), None);
+            let o = run("retention_per_telemetry_type", &clickhouse_only(ch.clone()), &[]);
+            assert_eq!(o.status, Status::Fail);
+            let msgs: Vec<_> = o.findings.iter().map(|f| (f.object.as_str(), f.message.as_str())).collect();
+            assert_eq!(
+                msgs,
+                [
+                    ("ClickHouse table infrasage.events", "the events table does not exist"),
+                    ("ClickHouse table infrasage.logs", "the logs table has no TTL"),
+                ]
+            );
+            // No TTL keeps rows forever: that meets any minimum; the missing table does not.
+            let o = run("retention_meets_compliance", &clickhouse_only(ch), &[]);
+            assert_eq!(o.findings.len(), 1, "{o:?}");
+            assert_eq!(o.findings[0].message, "the events table does not exist");
+        }
+
+        #[test]
+        fn shorter_than_the_obligation_fails_longer_passes() {
+            let ch = with_table("infrasage.logs", Some("MergeTree ORDER BY ts TTL ts + INTERVAL 14 DAY"));
+            let o = run("retention_meets_compliance", &clickhouse_only(ch.clone()), &[]);
+            assert_eq!(o.status, Status::Fail);
+            assert_eq!(o.findings[0].object, "ClickHouse table infrasage.logs");
+            assert_eq!(
+                o.findings[0].message,
+                "the logs table keeps rows 14d (TTL ts + INTERVAL 14 DAY), less than the 30d obligation"
+            );
+            let o = run(
+                "retention_meets_compliance",
+                &clickhouse_only(ch.clone()),
+                &[("obligations", json!({"logs": "14d"}))],
+            );
+            assert_eq!(o.status, Status::Pass, "{o:?}");
+            assert_eq!(o.reason.as_deref(), Some("logs 14d ≥ 14d"));
+            // Per-type obligation for a type with no table.
+            let o =
+                run("retention_meets_compliance", &clickhouse_only(ch), &[("obligations", json!({"profiles": "7d"}))]);
+            assert_eq!(o.findings[0].object, "telemetry type profiles");
+        }
+
+        #[test]
+        fn an_unparsable_ttl_is_quoted_never_guessed() {
+            let ch = with_table("infrasage.metrics", Some("MergeTree ORDER BY ts TTL ts + toIntervalDay(days_kept)"));
+            for id in ["retention_per_telemetry_type", "retention_meets_compliance"] {
+                let o = run(id, &clickhouse_only(ch.clone()), &[]);
+                assert_eq!(o.status, Status::Fail, "{id}");
+                assert_eq!(o.findings[0].message, "cannot read the TTL clause \"ts + toIntervalDay(days_kept)\"");
+            }
+        }
+
+        #[test]
+        fn a_ttl_that_only_moves_rows_is_no_retention_policy() {
+            let ch = with_table(
+                "infrasage.traces",
+                Some("MergeTree ORDER BY ts TTL ts + toIntervalDay(1) TO VOLUME 'cold'"),
+            );
+            let o = run("retention_per_telemetry_type", &clickhouse_only(ch.clone()), &[]);
+            assert_eq!(o.status, Status::Fail);
+            assert!(o.findings[0].message.contains("never deletes rows"), "{o:?}");
+            assert_eq!(run("retention_meets_compliance", &clickhouse_only(ch), &[]).status, Status::Pass);
+        }
+
+        #[test]
+        fn audit_half() {
+            let day = std::time::Duration::from_secs(86_400);
+            let ch = clickhouse_snapshot();
+            assert_eq!(
+                super::super::clickhouse_audit_retention(&ch, "infrasage.audit_log", 90 * day).status,
+                Status::Pass
+            );
+            let o = super::super::clickhouse_audit_retention(&ch, "infrasage.audit_log", 180 * day);
+            assert_eq!(o.findings[0].message, "audit rows are kept 90d (TTL ts + toIntervalDay(90)), less than 180d");
+            let o = super::super::clickhouse_audit_retention(&ch, "infrasage.nope", 90 * day);
+            assert_eq!(o.findings[0].message, "the audit table was not read");
+        }
     }
 }

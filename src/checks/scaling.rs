@@ -9,7 +9,6 @@ use regex::Regex;
 
 use super::common::{main_containers, missing_component, no_component};
 use super::CheckCtx;
-use crate::catalogue::SourceId;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{name_of, namespace_of, object_ref, parse_quantity, EnvValue};
 use crate::snapshot::kubernetes::KubeOrigin;
@@ -146,10 +145,27 @@ fn fmt_number(n: f64) -> String {
 // ---- clickhouse_storage_headroom
 
 pub fn clickhouse_storage_headroom(ctx: &CheckCtx) -> CheckResult {
-    // Capacity comes from `provisioned_clickhouse_bytes` (or the disks' total) and the data
-    // volume from ClickHouse's active parts; `headroom_outcome` compares them.
-    ctx.snapshot.source_status(SourceId::Clickhouse)?;
-    Err(Undecided::skipped("needs the data volume from ClickHouse (not gathered by this build)"))
+    let ch = ctx.snapshot.clickhouse()?;
+    let min_ratio = ctx.params.float("min_ratio")?;
+    let data = ch.data_bytes() as f64;
+    // Inside a pod the disk total can be the node's filesystem, not the volume: where the
+    // Kubernetes snapshot knows the claims, their requests are the capacity.
+    if let Some((capacity, parts)) = ctx.snapshot.kubernetes.ready().and_then(provisioned_clickhouse_bytes) {
+        let o = headroom_outcome(capacity, data, min_ratio);
+        let reason = o.reason.clone().map(|r| format!("{r}; from PVC requests: {}", parts.join(", ")));
+        return Ok(Outcome { reason, ..o });
+    }
+    let disks = ch.disks.as_ref().ok_or_else(|| Undecided::error("server too old: no system.disks"))?;
+    // Two disks on one path are one filesystem.
+    let mut paths = BTreeSet::new();
+    let capacity: f64 = disks.iter().filter(|d| paths.insert(d.path.as_str())).map(|d| d.total_bytes as f64).sum();
+    if capacity <= 0.0 {
+        return Err(Undecided::error("system.disks reports no capacity"));
+    }
+    let o = headroom_outcome(capacity, data, min_ratio);
+    let names: Vec<&str> = disks.iter().map(|d| d.name.as_str()).collect();
+    let reason = o.reason.clone().map(|r| format!("{r}; from system.disks ({})", names.join(", ")));
+    Ok(Outcome { reason, ..o })
 }
 
 /// Storage the ClickHouse workloads request: their referenced claims plus each
@@ -419,10 +435,22 @@ pub fn clickhouse_memory_limit(ctx: &CheckCtx) -> CheckResult {
     if !findings.is_empty() {
         return Ok(Outcome::from_findings(findings, ""));
     }
-    // The largest result comes from system.query_log with the ClickHouse source; each limit
-    // then goes through `memory_limit_finding`.
-    ctx.snapshot.source_status(SourceId::Clickhouse)?;
-    Err(Undecided::skipped("needs the largest result from system.query_log (not gathered by this build)"))
+    let ch = ctx.snapshot.clickhouse()?;
+    let window = humantime::format_duration(ctx.params.duration("window")?);
+    let largest = match &ch.largest_result {
+        Ok(Some(b)) => *b as f64,
+        Ok(None) => return Err(Undecided::skipped(format!("no query finished in system.query_log over {window}"))),
+        Err(why) => return Err(Undecided::skipped(format!("no largest result from system.query_log: {why}"))),
+    };
+    findings.extend(limits.iter().filter_map(|(o, l)| memory_limit_finding(o, *l, largest, factor)));
+    Ok(Outcome::from_findings(
+        findings,
+        format!(
+            "{} ClickHouse containers have a memory limit of at least {factor} × the largest result {} (system.query_log, {window})",
+            limits.len(),
+            fmt_bytes(largest)
+        ),
+    ))
 }
 
 /// The server containers: those named or built as ClickHouse; all main containers where none is,
@@ -457,7 +485,7 @@ pub fn memory_limit_finding(object: &str, limit_bytes: f64, largest_result_bytes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue;
+    use crate::catalogue::{self, SourceId};
     use crate::checks::Params;
     use crate::fixtures::*;
     use crate::fixtures::{finding_objects as objects, fixed_now as now, run_check as run};
@@ -595,17 +623,86 @@ mod tests {
         let o = run_full("scale_profile_matches_volume", good_stack(), &[ready(SourceId::Prometheus)], &[]);
         assert_eq!(o.status, Status::Error);
         assert!(o.reason.as_deref().unwrap().contains("was not run"), "{o:?}");
-        let o = run_full("clickhouse_storage_headroom", good_stack(), &[ready(SourceId::Clickhouse)], &[]);
-        assert_eq!(o.status, Status::Skipped);
-        let o = run_full("clickhouse_memory_limit", good_stack(), &[ready(SourceId::Clickhouse)], &[]);
-        assert_eq!(o.status, Status::Skipped);
-        assert_eq!(
-            o.reason.as_deref(),
-            Some("needs the largest result from system.query_log (not gathered by this build)")
-        );
         let failed = (SourceId::Clickhouse, SourceState::Failed("connection refused".into()));
         let o = run_full("clickhouse_storage_headroom", good_stack(), &[failed], &[]);
         assert_eq!(o.status, Status::Error);
+    }
+
+    fn with_ch(k: Option<KubeSnapshot>, ch: crate::snapshot::ClickhouseSnapshot) -> Snapshot {
+        let mut s = crate::fixtures::clickhouse_only(ch);
+        if let Some(k) = k {
+            s.kubernetes = SourceState::Ready(k);
+        }
+        s
+    }
+
+    #[test]
+    fn headroom_from_pvc_requests_when_kubernetes_knows_them() {
+        let mut ch = crate::fixtures::clickhouse_snapshot();
+        ch.parts[0].bytes = (1000.0 * GIB) as u64;
+        let o =
+            crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &with_ch(Some(good_stack()), ch), &[]);
+        assert_eq!(o.status, Status::Fail, "{o:?}");
+        assert_eq!(o.findings[0].message, "provisioned 1.5 TiB is 1.5× the 1000.0 GiB of data, below 2×");
+    }
+
+    #[test]
+    fn headroom_from_system_disks_alone() {
+        let s = with_ch(None, crate::fixtures::clickhouse_snapshot());
+        let o = crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &s, &[]);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert_eq!(
+            o.reason.as_deref(),
+            Some("provisioned 100.0 GiB is 10.0× the 10.0 GiB of data (min 2×); from system.disks (default)")
+        );
+        let o = crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &s, &[("min_ratio", json!(20.0))]);
+        assert_eq!(o.status, Status::Fail);
+    }
+
+    #[test]
+    fn an_old_server_without_system_disks_is_an_error() {
+        let mut ch = crate::fixtures::clickhouse_snapshot();
+        ch.disks = None;
+        let o = crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &with_ch(None, ch), &[]);
+        assert_eq!((o.status, o.reason.as_deref()), (Status::Error, Some("server too old: no system.disks")));
+    }
+
+    #[test]
+    fn memory_limit_against_the_query_log() {
+        // The good stack's ClickHouse limit is 16Gi.
+        let mut ch = crate::fixtures::clickhouse_snapshot();
+        let o = crate::fixtures::run_snapshot_check(
+            "clickhouse_memory_limit",
+            &with_ch(Some(good_stack()), ch.clone()),
+            &[],
+        );
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o.reason.unwrap().contains("the largest result 1.0 GiB (system.query_log, 7days)"));
+        ch.largest_result = Ok(Some((5.0 * GIB) as u64));
+        let o = crate::fixtures::run_snapshot_check(
+            "clickhouse_memory_limit",
+            &with_ch(Some(good_stack()), ch.clone()),
+            &[],
+        );
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.findings[0].message, "memory limit 16.0 GiB < 4 × largest result 5.0 GiB");
+        ch.largest_result = Ok(None);
+        let o = crate::fixtures::run_snapshot_check(
+            "clickhouse_memory_limit",
+            &with_ch(Some(good_stack()), ch.clone()),
+            &[],
+        );
+        assert_eq!(
+            (o.status, o.reason.as_deref()),
+            (Status::Skipped, Some("no query finished in system.query_log over 7days"))
+        );
+        ch.largest_result = Err("the server keeps no system.query_log".into());
+        let o = crate::fixtures::run_snapshot_check("clickhouse_memory_limit", &with_ch(Some(good_stack()), ch), &[]);
+        assert_eq!(o.status, Status::Skipped);
+        assert_eq!(
+            o.reason.as_deref(),
+            Some("no largest result from system.query_log: the server keeps no system.query_log")
+        );
     }
 
     // ---- scale_profile_matches_volume

@@ -358,6 +358,39 @@ fn is_plain_number(v: &str) -> bool {
         && digits.bytes().filter(|b| *b == b'.').count() <= 1
 }
 
+// ---- clickhouse_credentials_not_default
+
+/// Each well-known default login was tried on a client of its own: accepted is a finding,
+/// refused passes, anything else (network error, a proxy's page) leaves the item undecided.
+pub fn clickhouse_credentials_not_default(ctx: &CheckCtx) -> CheckResult {
+    use crate::snapshot::clickhouse::LoginResult;
+    let ch = ctx.snapshot.clickhouse()?;
+    let mut findings = Vec::new();
+    let mut unknown = Vec::new();
+    for p in &ch.default_logins {
+        match &p.result {
+            LoginResult::Accepted => findings.push(Finding::new(
+                format!("ClickHouse login {}", p.user),
+                format!("the server accepts user {} with the {}", p.user, p.password_desc),
+            )),
+            LoginResult::Rejected(_) => {}
+            LoginResult::Unknown(why) => unknown.push(format!("{} ({}): {why}", p.user, p.password_desc)),
+        }
+    }
+    if !findings.is_empty() {
+        return Ok(Outcome::from_findings(findings, ""));
+    }
+    if ch.default_logins.is_empty() {
+        return Err(Undecided::error("no default login was tried"));
+    }
+    if !unknown.is_empty() {
+        return Err(Undecided::error(format!("could not try the default logins: {}", unknown.join("; "))));
+    }
+    let tried: Vec<String> =
+        ch.default_logins.iter().map(|p| format!("{} with the {}", p.user, p.password_desc)).collect();
+    Ok(Outcome::pass(format!("the server refuses {}", tried.join(" and "))))
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -642,5 +675,56 @@ mod tests {
         assert_eq!(smallest_period(b"abcdab"), None);
         assert_eq!(smallest_period(b"abcabc"), Some(3));
         assert!(is_plain_number("-12.5") && !is_plain_number("1.2.3") && !is_plain_number("."));
+    }
+
+    // ---- clickhouse_credentials_not_default
+
+    mod clickhouse_logins {
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_snapshot_check};
+        use crate::outcome::Status;
+        use crate::snapshot::clickhouse::LoginResult;
+
+        fn with(results: [LoginResult; 2]) -> crate::outcome::Outcome {
+            let mut ch = clickhouse_snapshot();
+            for (p, r) in ch.default_logins.iter_mut().zip(results) {
+                p.result = r;
+            }
+            run_snapshot_check("clickhouse_credentials_not_default", &clickhouse_only(ch), &[])
+        }
+
+        #[test]
+        fn refused_logins_pass() {
+            let o = with([LoginResult::Rejected("516".into()), LoginResult::Rejected("194".into())]);
+            assert_eq!(o.status, Status::Pass, "{o:?}");
+            assert_eq!(
+                o.reason.as_deref(),
+                Some("the server refuses clickhouse with the password clickhouse and default with the empty password")
+            );
+        }
+
+        #[test]
+        fn an_accepted_login_fails_naming_it() {
+            let o = with([LoginResult::Rejected("516".into()), LoginResult::Accepted]);
+            assert_eq!(o.status, Status::Fail);
+            assert_eq!(o.findings.len(), 1);
+            assert_eq!(o.findings[0].object, "ClickHouse login default");
+            assert_eq!(o.findings[0].message, "the server accepts user default with the empty password");
+            // A failure wins over an unknown: one accepted login is enough to know.
+            let o = with([LoginResult::Unknown("timeout".into()), LoginResult::Accepted]);
+            assert_eq!(o.status, Status::Fail);
+        }
+
+        #[test]
+        fn a_network_error_is_never_a_pass() {
+            let o = with([LoginResult::Rejected("516".into()), LoginResult::Unknown("network error: refused".into())]);
+            assert_eq!(o.status, Status::Error);
+            assert!(o.reason.unwrap().contains("default (empty password): network error: refused"));
+        }
+
+        #[test]
+        fn without_the_source_it_is_skipped() {
+            let o = run_snapshot_check("clickhouse_credentials_not_default", &Default::default(), &[]);
+            assert_eq!(o.status, Status::Skipped);
+        }
     }
 }

@@ -116,7 +116,11 @@ fn bad_params_are_refused() {
 fn unreadable_secret_files_are_refused() {
     assert_eq!(
         refused_keys("clickhouse: { url: 'http://h:8123', password_file: /nonexistent/pw }"),
-        vec!["clickhouse.password_file"]
+        vec!["clickhouse.password_file"],
+    );
+    assert_eq!(
+        refused_keys("clickhouse: { url: 'https://h:8443', tls: { insecure_skip_verify: true } }"),
+        vec!["clickhouse.tls.insecure_skip_verify"]
     );
     assert_eq!(
         refused_keys("grafana: { url: 'http://g:3000', token_file: /nonexistent/token }"),

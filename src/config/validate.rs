@@ -48,6 +48,9 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
         v.url("clickhouse.url", &ch.url);
         v.file("clickhouse.password_file", ch.password_file.as_deref());
         v.tls("clickhouse.tls", ch.tls.as_ref());
+        if ch.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
+            v.err("clickhouse.tls.insecure_skip_verify", "not supported: give the server's CA as ca_file");
+        }
     }
     if let Some(s) = &c.services {
         for (name, ep) in [("gateway", &s.gateway), ("aiops", &s.aiops), ("ml", &s.ml)] {

@@ -1,6 +1,7 @@
 //! One module per outside system. Each turns the world into a typed snapshot part, with its
 //! own timeout, and never decides pass/fail. Sources are registered by name in [`build`].
 
+pub mod clickhouse;
 pub mod http;
 pub mod kube_api;
 pub mod manifests;
@@ -60,6 +61,25 @@ pub fn kube_needs(config: &Config) -> (BTreeSet<KubeKind>, Option<String>) {
     (kinds, secret_env)
 }
 
+/// The tables and query-log window the ClickHouse items read, from their resolved params.
+pub fn clickhouse_needs(config: &Config) -> clickhouse::ClickhouseNeeds {
+    let params = |id: &str| {
+        let item = crate::catalogue::find(id).expect("a catalogue item");
+        crate::checks::Params::resolve(item, config.checks.get(id).map(|o| &o.params))
+    };
+    let mut tables = std::collections::BTreeSet::new();
+    for id in ["retention_per_telemetry_type", "retention_meets_compliance"] {
+        if let Ok(map) = params(id).map("tables") {
+            tables.extend(map.values().filter_map(|v| v.as_str().map(str::to_string)));
+        }
+    }
+    if let Ok(t) = params("audit_logging_retention").str("audit_table") {
+        tables.insert(t.to_string());
+    }
+    let window = params("clickhouse_memory_limit").duration("window").unwrap_or(Duration::from_secs(7 * 86_400));
+    clickhouse::ClickhouseNeeds { tables: tables.into_iter().collect(), query_log_window: window }
+}
+
 /// Builds the sources the config asks for. `manifests` (from the command line) replaces the
 /// live Kubernetes API with rendered files.
 pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String> {
@@ -85,7 +105,12 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
         }
     };
     set.idle.insert(SourceId::Kafka, later(config.kafka.is_some()));
-    set.idle.insert(SourceId::Clickhouse, later(config.clickhouse.is_some()));
+    match &config.clickhouse {
+        Some(ch) => set.active.push(Box::new(clickhouse::ClickhouseSource::new(ch, clickhouse_needs(config))?)),
+        None => {
+            set.idle.insert(SourceId::Clickhouse, SourceState::NotConfigured);
+        }
+    }
     push_http(&mut set, SourceId::Services, http::services::ServicesSource::new(config)?);
     push_http(&mut set, SourceId::Prometheus, http::prometheus::PrometheusSource::new(config)?);
     push_http(&mut set, SourceId::Alertmanager, http::alertmanager::AlertmanagerSource::new(config)?);
