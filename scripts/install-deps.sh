@@ -23,6 +23,17 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager
   $SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
 fi
 
+# Grafana's own dashboard schema (npm @grafana/schema) and TypeScript, for the dashboards'
+# schema check in tests/bundle.rs; cached per version, so a second run installs nothing.
+grafana_schema="$HOME/.cache/infrasage-readiness/grafana-schema-13.2.3"
+if [ ! -x "$grafana_schema/node_modules/.bin/tsc" ] || [ ! -d "$grafana_schema/node_modules/@grafana/schema" ]; then
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  echo "install-deps: installing @grafana/schema 13.2.3 and typescript 5 under $grafana_schema"
+  mkdir -p "$grafana_schema"
+  echo '{"name":"infrasage-grafana-schema-check","private":true}' > "$grafana_schema/package.json"
+  npm install --prefix "$grafana_schema" --no-audit --no-fund --silent @grafana/schema@13.2.3 typescript@5
+fi
+
 # The test API server's scripts need these (most machines have them already).
 for tool in openssl curl; do
   command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"
