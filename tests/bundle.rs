@@ -172,6 +172,7 @@ fn dashboards_have_stable_uids_a_datasource_variable_and_a_clean_grid() {
     let boards = support::bundle::dashboards();
     let uids: Vec<&str> = boards.iter().map(|(_, d)| d["uid"].as_str().unwrap()).collect();
     assert_eq!(uids, ["infrasage-clickhouse-disk", "infrasage-kafka-lag", "infrasage-readiness-overview"]);
+    let uid_re = regex::Regex::new(r#""uid":"([^"]*)""#).unwrap();
     for (name, d) in &boards {
         assert!(d.get("__inputs").is_none() && d["id"].is_null(), "{name}: no import-time ids or inputs");
         let vars = d["templating"]["list"].as_array().unwrap();
@@ -180,7 +181,6 @@ fn dashboards_have_stable_uids_a_datasource_variable_and_a_clean_grid() {
             "{name}: a datasource template variable"
         );
         let text = serde_json::to_string(d).unwrap();
-        let uid_re = regex::Regex::new(r#""uid":"([^"]*)""#).unwrap();
         for c in uid_re.captures_iter(&text) {
             let uid = &c[1];
             assert!(uid == "${datasource}" || uids.contains(&uid), "{name}: hard-coded datasource uid {uid}");

@@ -174,6 +174,22 @@ fn the_deployment_is_hardened() {
     assert!(stdout(&o).contains("sources: kubernetes"), "{}", stdout(&o));
 }
 
+/// The image cannot be built here (no container engine); it must at least agree with the
+/// Deployment: multi-stage, the same non-root user, the config path the pod mounts.
+#[test]
+fn the_dockerfile_agrees_with_the_deployment() {
+    let text = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("FROM ")).count(), 2, "multi-stage");
+    let user = text.lines().rev().find_map(|l| l.strip_prefix("USER ")).unwrap();
+    assert_eq!(user, "65532:65532");
+    let deploy: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(repo("deploy/deployment.yaml")).unwrap()).unwrap();
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    assert!(text.contains("/etc/infrasage-readiness/config.yaml"));
+    assert!(text.contains("-t infrasage/infrasage-readiness:"), "the image name deploy/ uses");
+}
+
 fn write_render(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("infrasage-readiness.yaml");
     std::fs::write(&path, text).unwrap();

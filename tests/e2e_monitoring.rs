@@ -203,6 +203,7 @@ fn a_broken_critical_item_pages_and_resolves_and_every_readiness_panel_has_data(
     let original = std::fs::read_to_string(&cm).unwrap();
     assert!(original.contains("MTLS_ENABLED: \"true\""));
     write_atomically(&cm, &original.replace("MTLS_ENABLED: \"true\"", "MTLS_ENABLED: \"false\""));
+    let broken_at = Instant::now();
 
     let limit = Duration::from_secs(45);
     let (labels, annotations) = wait_for("InfraSageReadinessCriticalItemFailing at the webhook", limit, || {
@@ -218,6 +219,8 @@ fn a_broken_critical_item_pages_and_resolves_and_every_readiness_panel_has_data(
     let (labels, annotations) = wait_for("InfraSageReadinessItemRegressed at the webhook", limit, || {
         webhook.find("firing", "InfraSageReadinessItemRegressed", "mtls_enabled")
     });
+    // Figures for BENCHMARKS.md (printed, never asserted): edit to both alerts delivered.
+    eprintln!("figure: manifest edit -> both alerts at the webhook: {:.1} s", broken_at.elapsed().as_secs_f64());
     assert_eq!((&labels["category"], &labels["severity"]), (&"network".into(), &"critical".into()));
     assert_eq!(annotations["doc"], doc);
 
@@ -253,11 +256,16 @@ fn a_broken_critical_item_pages_and_resolves_and_every_readiness_panel_has_data(
 
     // Restore: both resolve.
     write_atomically(&cm, &original);
+    let restored_at = Instant::now();
     for alert in ["InfraSageReadinessCriticalItemFailing", "InfraSageReadinessItemRegressed"] {
         wait_for(&format!("{alert} resolved at the webhook"), limit, || {
             webhook.find("resolved", alert, "mtls_enabled")
         });
     }
+    eprintln!(
+        "figure: manifest restored -> both resolved at the webhook: {:.1} s",
+        restored_at.elapsed().as_secs_f64()
+    );
     // The exporter was scraped all along: its absence alert never reached anyone.
     assert!(!webhook.alerts().iter().any(|(_, l, _)| l["alertname"] == "InfraSageReadinessExporterAbsent"));
     drop(exporter);
