@@ -231,3 +231,36 @@ fn every_dashboard_query_parses() {
     let out = run_ok(Command::new("promtool").args(["check", "rules"]).arg(&file));
     assert!(out.contains(&format!("SUCCESS: {n} rules found")), "{out}");
 }
+
+#[test]
+fn every_alert_carries_the_label_the_oncall_route_matches() {
+    for a in alerts() {
+        assert_eq!(a["labels"]["service"], "infrasage", "{}: service label", a["alert"]);
+    }
+}
+
+/// The example routing: critical alerts reach the pager, warnings the ticket queue.
+#[test]
+fn the_example_alertmanager_routes_critical_to_the_pager() {
+    if !available("amtool") {
+        return;
+    }
+    let file = repo("alerts/alertmanager.example.yaml");
+    run_ok(Command::new("amtool").arg("check-config").arg(&file));
+    let route = |receiver: &str, labels: &[&str]| {
+        Command::new("amtool")
+            .args(["config", "routes", "test"])
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--verify.receivers={receiver}"))
+            .args(labels)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let critical = ["service=infrasage", "severity=critical", "alertname=InfraSageReadinessItemRegressed"];
+    let warning = ["service=infrasage", "severity=warning", "alertname=InfraSageReadinessWarningItemFailing"];
+    assert!(route("infrasage-pager", &critical));
+    assert!(route("infrasage-tickets", &warning));
+    assert!(!route("infrasage-pager", &warning), "a warning must not page");
+}

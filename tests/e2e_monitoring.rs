@@ -225,6 +225,7 @@ fn a_broken_critical_item_pages_and_resolves_and_every_readiness_panel_has_data(
     assert_eq!(labels["category"], "network");
     assert_eq!(labels["severity"], "critical");
     assert_eq!(labels["job"], "infrasage-readiness");
+    assert_eq!(labels["service"], "infrasage");
     let doc = labels["doc"].as_str().unwrap();
     assert!(doc.ends_with("#network"), "{doc}");
     assert_eq!(annotations["doc"], doc);
