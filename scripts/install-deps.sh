@@ -39,6 +39,16 @@ if ! "$chdb_venv/bin/python" -c 'import chdb.session' >/dev/null 2>&1; then
   python3 -m venv "$chdb_venv"
   "$chdb_venv/bin/pip" install -q "chdb-core==$CHDB_VERSION"
 fi
+# Grafana's own dashboard schema (npm @grafana/schema) and TypeScript, for the dashboards'
+# schema check in tests/bundle.rs; cached per version, so a second run installs nothing.
+grafana_schema="$HOME/.cache/infrasage-readiness/grafana-schema-13.2.3"
+if [ ! -x "$grafana_schema/node_modules/.bin/tsc" ] || [ ! -d "$grafana_schema/node_modules/@grafana/schema" ]; then
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  echo "install-deps: installing @grafana/schema 13.2.3 and typescript 5 under $grafana_schema"
+  mkdir -p "$grafana_schema"
+  echo '{"name":"infrasage-grafana-schema-check","private":true}' > "$grafana_schema/package.json"
+  npm install --prefix "$grafana_schema" --no-audit --no-fund --silent @grafana/schema@13.2.3 typescript@5
+fi
 
 # The test API server's scripts need these (most machines have them already).
 for tool in openssl curl; do

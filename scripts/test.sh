@@ -34,6 +34,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
+echo "== monitoring bundle: promtool check/test of alerts/ (fast fail)"
+# The full bundle checks (Grafana schema, dashboard grid and queries, deploy/ render and drift,
+# the API server, the Prometheus + Alertmanager end-to-end) are the Rust suites bundle, deploy
+# and e2e_monitoring, run by cargo test below.
+promtool check rules alerts/rules.yaml
+(cd alerts && promtool test rules rules_test.yaml)
 echo "== cargo test"
 # No doctests: the crate has none, and a trailing "0 passed" would hide the real count.
 set +e

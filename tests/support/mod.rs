@@ -60,4 +60,5 @@ pub fn assert_snapshot(name: &str, actual: &str) {
     );
 }
 pub mod fake_http;
+pub mod bundle;
 pub mod promstack;
