@@ -12,7 +12,7 @@ use support::fake_http::{routes, serve, serve_mtls, test_pki, Reply};
 use support::promstack;
 
 /// One item as the JSON report shows it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Item {
     status: String,
     reason: String,
@@ -534,4 +534,24 @@ fn serve_exposes_service_families_and_no_token() {
     assert!(by_id("prometheus_scraping")["reason"].as_str().unwrap().contains("not JSON"));
     assert_eq!(by_id("api_keys_expire")["status"], "pass");
     assert!(!metrics.contains(token) && !checks.contains(token));
+}
+
+#[test]
+fn the_bundled_alert_rules_satisfy_alert_rules_configured() {
+    if !promstack::available("prometheus") {
+        return;
+    }
+    let bundled = std::fs::read_to_string(support::repo("alerts/rules.yaml")).unwrap();
+    let down = format!("127.0.0.1:{}", support::free_port());
+    let p = promstack::prometheus(&prometheus_config(&down, &down, "rules.yaml"), &[("rules.yaml", &bundled)]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rules = loop {
+        let (items, _) = check(&format!("prometheus: {{url: {}}}\n", p.url()));
+        let rules = items["alert_rules_configured"].clone();
+        if rules.status == "pass" || Instant::now() > deadline {
+            break rules;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(rules.status, "pass", "the rules in alerts/ must satisfy the exporter's own item: {rules:?}");
 }
