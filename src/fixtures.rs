@@ -698,21 +698,6 @@ pub fn clickhouse_snapshot() -> crate::snapshot::ClickhouseSnapshot {
     }
 }
 
-/// Runs one item's check on a whole snapshot with parameter overrides, at [`fixed_now`].
-pub fn run_snapshot_check(
-    id: &str,
-    s: &crate::snapshot::Snapshot,
-    overrides: &[(&str, serde_json::Value)],
-) -> crate::outcome::Outcome {
-    use crate::checks::{CheckCtx, Params};
-    let item = crate::catalogue::find(id).expect("a catalogue id");
-    let overrides: BTreeMap<String, serde_json::Value> =
-        overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let params = Params::resolve(item, Some(&overrides));
-    let ctx = CheckCtx { item, snapshot: s, params: &params, now: fixed_now(), attestation: None };
-    crate::checks::find(id).expect("a registered check")(&ctx).unwrap_or_else(crate::outcome::Outcome::from)
-}
-
 /// A snapshot holding only ClickHouse data.
 pub fn clickhouse_only(ch: crate::snapshot::ClickhouseSnapshot) -> crate::snapshot::Snapshot {
     crate::snapshot::Snapshot { clickhouse: crate::snapshot::SourceState::Ready(ch), ..Default::default() }

@@ -124,21 +124,21 @@ mod tests {
 
     #[test]
     fn a_recent_restore_in_system_backups_passes_without_a_sign_off() {
-        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, fixed_now, run_snapshot_check};
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, fixed_now, run_on_snapshot};
         let mut ch = clickhouse_snapshot();
-        let o = run_snapshot_check("backup_restore_tested", &clickhouse_only(ch.clone()), &[]);
+        let o = run_on_snapshot("backup_restore_tested", &clickhouse_only(ch.clone()), &[]);
         assert_eq!(o.status, Status::Pass, "{o:?}");
         assert!(o.reason.unwrap().starts_with("a RESTORE succeeded at 2025-06-02T11:00:00+00:00"));
         let old = fixed_now() - chrono::Duration::days(91);
         ch.backups.as_mut().unwrap().last_restore = Some(old);
-        let o = run_snapshot_check("backup_restore_tested", &clickhouse_only(ch.clone()), &[]);
+        let o = run_on_snapshot("backup_restore_tested", &clickhouse_only(ch.clone()), &[]);
         assert_eq!(o.status, Status::Fail);
         assert_eq!(
             o.reason.as_deref(),
             Some("not attested; the newest successful RESTORE in system.backups is from 2025-03-03T12:00:00+00:00")
         );
         ch.backups = Err("server 18.16.1 has no system.backups".into());
-        let o = run_snapshot_check("backup_restore_tested", &clickhouse_only(ch), &[]);
+        let o = run_on_snapshot("backup_restore_tested", &clickhouse_only(ch), &[]);
         assert!(o.reason.unwrap().ends_with("no RESTORE record read (server 18.16.1 has no system.backups)"));
     }
 }

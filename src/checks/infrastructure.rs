@@ -1183,19 +1183,19 @@ mod tests {
 
     #[test]
     fn a_recent_backup_in_system_backups_passes_either_way() {
-        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_snapshot_check};
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_on_snapshot};
         // No Kubernetes at all: ClickHouse alone decides.
         let mut ch = clickhouse_snapshot();
-        let o = run_snapshot_check("clickhouse_backup_scheduled", &clickhouse_only(ch.clone()), &[]);
+        let o = run_on_snapshot("clickhouse_backup_scheduled", &clickhouse_only(ch.clone()), &[]);
         assert_eq!(o.status, Status::Pass, "{o:?}");
         // The bad stack's CronJob fails, the recorded backup still passes.
         let mut s = clickhouse_only(ch.clone());
         s.kubernetes = crate::snapshot::SourceState::Ready(crate::fixtures::bad_stack());
-        assert_eq!(run_snapshot_check("clickhouse_backup_scheduled", &s, &[]).status, Status::Pass);
+        assert_eq!(run_on_snapshot("clickhouse_backup_scheduled", &s, &[]).status, Status::Pass);
         // An old backup is a finding next to the CronJob's.
         ch.backups.as_mut().unwrap().last_backup = Some(now() - chrono::Duration::hours(30));
         s.clickhouse = crate::snapshot::SourceState::Ready(ch.clone());
-        let o = run_snapshot_check("clickhouse_backup_scheduled", &s, &[]);
+        let o = run_on_snapshot("clickhouse_backup_scheduled", &s, &[]);
         assert_eq!(o.status, Status::Fail);
         let last = o.findings.last().unwrap();
         assert_eq!(last.object, "ClickHouse system.backups");
@@ -1205,6 +1205,6 @@ mod tests {
         ch.backups = Err("no system.backups".into());
         s.clickhouse = crate::snapshot::SourceState::Ready(ch);
         let kube_only = run("clickhouse_backup_scheduled", crate::fixtures::bad_stack());
-        assert_eq!(run_snapshot_check("clickhouse_backup_scheduled", &s, &[]), kube_only);
+        assert_eq!(run_on_snapshot("clickhouse_backup_scheduled", &s, &[]), kube_only);
     }
 }

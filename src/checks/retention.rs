@@ -497,7 +497,7 @@ mod tests {
     // ---- the ClickHouse retention items
 
     mod clickhouse_ttls {
-        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_snapshot_check as run};
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_on_snapshot as run};
         use crate::outcome::Status;
         use crate::snapshot::clickhouse::TableDef;
         use crate::snapshot::ClickhouseSnapshot;

@@ -640,8 +640,7 @@ mod tests {
     fn headroom_from_pvc_requests_when_kubernetes_knows_them() {
         let mut ch = crate::fixtures::clickhouse_snapshot();
         ch.parts[0].bytes = (1000.0 * GIB) as u64;
-        let o =
-            crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &with_ch(Some(good_stack()), ch), &[]);
+        let o = crate::fixtures::run_on_snapshot("clickhouse_storage_headroom", &with_ch(Some(good_stack()), ch), &[]);
         assert_eq!(o.status, Status::Fail, "{o:?}");
         assert_eq!(o.findings[0].message, "provisioned 1.5 TiB is 1.5× the 1000.0 GiB of data, below 2×");
     }
@@ -649,13 +648,13 @@ mod tests {
     #[test]
     fn headroom_from_system_disks_alone() {
         let s = with_ch(None, crate::fixtures::clickhouse_snapshot());
-        let o = crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &s, &[]);
+        let o = crate::fixtures::run_on_snapshot("clickhouse_storage_headroom", &s, &[]);
         assert_eq!(o.status, Status::Pass, "{o:?}");
         assert_eq!(
             o.reason.as_deref(),
             Some("provisioned 100.0 GiB is 10.0× the 10.0 GiB of data (min 2×); from system.disks (default)")
         );
-        let o = crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &s, &[("min_ratio", json!(20.0))]);
+        let o = crate::fixtures::run_on_snapshot("clickhouse_storage_headroom", &s, &[("min_ratio", json!(20.0))]);
         assert_eq!(o.status, Status::Fail);
     }
 
@@ -663,7 +662,7 @@ mod tests {
     fn an_old_server_without_system_disks_is_an_error() {
         let mut ch = crate::fixtures::clickhouse_snapshot();
         ch.disks = None;
-        let o = crate::fixtures::run_snapshot_check("clickhouse_storage_headroom", &with_ch(None, ch), &[]);
+        let o = crate::fixtures::run_on_snapshot("clickhouse_storage_headroom", &with_ch(None, ch), &[]);
         assert_eq!((o.status, o.reason.as_deref()), (Status::Error, Some("server too old: no system.disks")));
     }
 
@@ -671,33 +670,24 @@ mod tests {
     fn memory_limit_against_the_query_log() {
         // The good stack's ClickHouse limit is 16Gi.
         let mut ch = crate::fixtures::clickhouse_snapshot();
-        let o = crate::fixtures::run_snapshot_check(
-            "clickhouse_memory_limit",
-            &with_ch(Some(good_stack()), ch.clone()),
-            &[],
-        );
+        let o =
+            crate::fixtures::run_on_snapshot("clickhouse_memory_limit", &with_ch(Some(good_stack()), ch.clone()), &[]);
         assert_eq!(o.status, Status::Pass, "{o:?}");
         assert!(o.reason.unwrap().contains("the largest result 1.0 GiB (system.query_log, 7days)"));
         ch.largest_result = Ok(Some((5.0 * GIB) as u64));
-        let o = crate::fixtures::run_snapshot_check(
-            "clickhouse_memory_limit",
-            &with_ch(Some(good_stack()), ch.clone()),
-            &[],
-        );
+        let o =
+            crate::fixtures::run_on_snapshot("clickhouse_memory_limit", &with_ch(Some(good_stack()), ch.clone()), &[]);
         assert_eq!(o.status, Status::Fail);
         assert_eq!(o.findings[0].message, "memory limit 16.0 GiB < 4 × largest result 5.0 GiB");
         ch.largest_result = Ok(None);
-        let o = crate::fixtures::run_snapshot_check(
-            "clickhouse_memory_limit",
-            &with_ch(Some(good_stack()), ch.clone()),
-            &[],
-        );
+        let o =
+            crate::fixtures::run_on_snapshot("clickhouse_memory_limit", &with_ch(Some(good_stack()), ch.clone()), &[]);
         assert_eq!(
             (o.status, o.reason.as_deref()),
             (Status::Skipped, Some("no query finished in system.query_log over 7days"))
         );
         ch.largest_result = Err("the server keeps no system.query_log".into());
-        let o = crate::fixtures::run_snapshot_check("clickhouse_memory_limit", &with_ch(Some(good_stack()), ch), &[]);
+        let o = crate::fixtures::run_on_snapshot("clickhouse_memory_limit", &with_ch(Some(good_stack()), ch), &[]);
         assert_eq!(o.status, Status::Skipped);
         assert_eq!(
             o.reason.as_deref(),

@@ -680,7 +680,7 @@ mod tests {
     // ---- clickhouse_credentials_not_default
 
     mod clickhouse_logins {
-        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_snapshot_check};
+        use crate::fixtures::{clickhouse_only, clickhouse_snapshot, run_on_snapshot};
         use crate::outcome::Status;
         use crate::snapshot::clickhouse::LoginResult;
 
@@ -689,7 +689,7 @@ mod tests {
             for (p, r) in ch.default_logins.iter_mut().zip(results) {
                 p.result = r;
             }
-            run_snapshot_check("clickhouse_credentials_not_default", &clickhouse_only(ch), &[])
+            run_on_snapshot("clickhouse_credentials_not_default", &clickhouse_only(ch), &[])
         }
 
         #[test]
@@ -723,7 +723,7 @@ mod tests {
 
         #[test]
         fn without_the_source_it_is_skipped() {
-            let o = run_snapshot_check("clickhouse_credentials_not_default", &Default::default(), &[]);
+            let o = run_on_snapshot("clickhouse_credentials_not_default", &Default::default(), &[]);
             assert_eq!(o.status, Status::Skipped);
         }
     }

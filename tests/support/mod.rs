@@ -59,6 +59,6 @@ pub fn assert_snapshot(name: &str, actual: &str) {
         "{name} drifted; run with UPDATE_SNAPSHOTS=1 and review the diff\n--- actual ---\n{actual}"
     );
 }
-pub mod fake_http;
 pub mod bundle;
+pub mod fake_http;
 pub mod promstack;
