@@ -115,14 +115,7 @@ fn config_for(port: u16, password_file: &Path, extra: &str) -> String {
     )
 }
 
-fn evaluate(config_yaml: &str) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(&path, config_yaml).unwrap();
-    let config = config::load_with_env(Some(&path), Vec::new()).unwrap();
-    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
-    tokio::runtime::Runtime::new().unwrap().block_on(engine.evaluate())
-}
+use support::evaluate;
 
 fn statuses(r: &Report) -> BTreeMap<String, (Status, String)> {
     r.checks.iter().map(|c| (c.id.clone(), (c.status, c.reason.clone().unwrap_or_default()))).collect()

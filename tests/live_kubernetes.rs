@@ -114,14 +114,7 @@ impl Cluster {
 }
 
 /// One evaluation with the given config text.
-fn evaluate(config_yaml: &str) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(&path, config_yaml).unwrap();
-    let config = config::load_with_env(Some(&path), Vec::new()).unwrap();
-    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
-    tokio::runtime::Runtime::new().unwrap().block_on(engine.evaluate())
-}
+use support::evaluate;
 
 fn live(kubeconfig: &Path, ns: &str) -> Report {
     evaluate(&format!("kubernetes: {{ kubeconfig: {}, namespaces: [{ns}], timeout: 5s }}\n", kubeconfig.display()))

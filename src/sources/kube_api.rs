@@ -98,19 +98,9 @@ async fn connect(s: &Settings) -> Result<Client, String> {
     Client::try_from(config).map_err(|e| chain("kubernetes client", &e))
 }
 
-/// The whole error chain: kube-rs says "client error (Connect)" at the top and the cause below.
+/// What failed, with the whole error chain (see [`super::error_chain`]).
 pub fn chain(what: &str, e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = format!("{what}: {e}");
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    format!("{what}: {}", super::error_chain(e))
 }
 
 /// What one list request brought back.

@@ -40,6 +40,22 @@ pub struct SourceSet {
     pub idle: BTreeMap<SourceId, SourceState<()>>,
 }
 
+/// An error with every cause below it, once each: clients say "client error (Connect)" at the
+/// top and what broke (refused, unknown issuer, DNS) further down.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// The kinds the enabled items read, and the env variable whose Secret `jwt_secret_strong`
 /// reads by name (None when that item is disabled).
 pub fn kube_needs(config: &Config) -> (BTreeSet<KubeKind>, Option<String>) {

@@ -27,6 +27,17 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
 }
 
+/// One in-process evaluation of a config written to a temp file (no environment overrides).
+pub fn evaluate(config_yaml: &str) -> infrasage_readiness::results::Report {
+    use infrasage_readiness::{config, engine::Engine, sources};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, config_yaml).unwrap();
+    let config = config::load_with_env(Some(&path), Vec::new()).unwrap();
+    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
+    tokio::runtime::Runtime::new().unwrap().block_on(engine.evaluate())
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

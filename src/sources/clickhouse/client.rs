@@ -85,17 +85,7 @@ pub fn exception_code(text: &str) -> Option<u32> {
 /// One line, at most ~200 characters, with `secret` (when non-empty) masked: what reaches
 /// reasons, logs and metrics.
 pub fn describe(err: &clickhouse::error::Error, secret: &str) -> String {
-    use std::error::Error as _;
-    let mut text = err.to_string();
-    let mut src = err.source();
-    while let Some(e) = src {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        src = e.source();
-    }
+    let mut text = crate::sources::error_chain(err);
     let looks_like_clickhouse = exception_code(&text).is_some();
     if let clickhouse::error::Error::BadResponse(body) = err {
         if !looks_like_clickhouse {
