@@ -2,6 +2,8 @@
 //! exposition format; scrapes are then served from memory and never touch a source.
 //! Conventions of kube-state-metrics: StateSets, `_info` series, base units, no aggregates.
 
+mod kafka;
+
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 
 use crate::outcome::Status;
@@ -20,8 +22,11 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeV
 /// The families each source's data exposes (Kafka lag, ClickHouse disks, service health),
 /// built once per evaluation. A source adds its own module under `metrics/` and one line here.
 pub fn source_families(snapshot: &Snapshot) -> Vec<prometheus::proto::MetricFamily> {
-    let _ = snapshot;
-    Vec::new()
+    let mut families = Vec::new();
+    if let Some(k) = snapshot.kafka.ready() {
+        families.extend(kafka::families(k));
+    }
+    families
 }
 
 /// The whole `/metrics` body for one evaluation.

@@ -4,6 +4,7 @@
 pub mod attestation;
 pub mod common;
 pub mod infrastructure;
+pub mod kafka;
 pub mod network;
 pub mod params;
 pub mod retention;
@@ -57,6 +58,8 @@ pub static REGISTRY: &[Registered] = &[
         ],
     ),
     ("node_isolation", infrastructure::node_isolation, WORKLOAD_KINDS),
+    ("kafka_min_brokers", kafka::kafka_min_brokers, &[]),
+    ("kafka_min_replication_factor", kafka::kafka_min_replication_factor, &[]),
     (
         "pvc_wait_for_first_consumer",
         infrastructure::pvc_wait_for_first_consumer,
@@ -210,6 +213,7 @@ pub static REGISTRY: &[Registered] = &[
         ],
     ),
     ("clickhouse_memory_limit", scaling::clickhouse_memory_limit, WORKLOAD_KINDS),
+    ("kafka_retention_24h", kafka::kafka_retention_24h, &[]),
     // retention
     (
         "log_field_exclusions",
@@ -247,6 +251,8 @@ pub static REGISTRY: &[Registered] = &[
     ("anomaly_detection_validated", attestation::attested, &[]),
     ("rca_end_to_end", attestation::attested, &[]),
     ("runbook_staging_executed", attestation::attested, &[]),
+    // go-live
+    ("kafka_consumer_lag", kafka::kafka_consumer_lag, &[]),
 ];
 
 pub fn find(id: &str) -> Option<CheckFn> {

@@ -1,6 +1,7 @@
 //! One module per outside system. Each turns the world into a typed snapshot part, with its
 //! own timeout, and never decides pass/fail. Sources are registered by name in [`build`].
 
+pub mod kafka;
 pub mod kube_api;
 pub mod manifests;
 
@@ -83,7 +84,10 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
             SourceState::NotConfigured
         }
     };
-    set.idle.insert(SourceId::Kafka, later(config.kafka.is_some()));
+    match &config.kafka {
+        Some(k) => set.active.push(Box::new(kafka::KafkaSource::new(k)?)),
+        None => drop(set.idle.insert(SourceId::Kafka, SourceState::NotConfigured)),
+    }
     set.idle.insert(SourceId::Clickhouse, later(config.clickhouse.is_some()));
     set.idle.insert(
         SourceId::Services,
