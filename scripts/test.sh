@@ -17,6 +17,7 @@ export INFRASAGE_TEST_REQUIRE_TOOLS=1
 # also be run alone. (kube-apiserver + etcd are built once per machine and cached.)
 services=(
   tests/support/k8s/cluster.sh
+  tests/support/kafka/cluster.sh
 )
 log=$(mktemp)
 stop_services() {

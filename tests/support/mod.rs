@@ -59,4 +59,5 @@ pub fn assert_snapshot(name: &str, actual: &str) {
         "{name} drifted; run with UPDATE_SNAPSHOTS=1 and review the diff\n--- actual ---\n{actual}"
     );
 }
+pub mod kafka;
 pub mod promstack;

@@ -296,7 +296,12 @@ impl KafkaSource {
             }
             pending = retry;
         }
-        let groups = ids
+        let unreadable: Vec<String> =
+            fetched.iter().filter_map(|(g, r)| r.as_ref().err().map(|(_, why)| format!("group {g}: {why}"))).collect();
+        if let Some(first) = unreadable.first() {
+            warnings.push(format!("offsets of {} groups unreadable; first: {first}", unreadable.len()));
+        }
+        let groups: Vec<Group> = ids
             .into_iter()
             .map(|id| {
                 let l = &listed[&id];
@@ -443,7 +448,9 @@ impl KafkaSource {
         groups: &[String],
         listed: &BTreeMap<String, Listed>,
     ) -> (Vec<(String, FetchResult)>, HashMap<String, usize>) {
-        let req = OffsetFetchRequest::default().with_topics(None).with_groups(
+        // v8+ carries groups only (the top-level topics must stay at their default); per
+        // group, topics None = every partition the group committed (Some(empty) = none).
+        let req = OffsetFetchRequest::default().with_groups(
             groups
                 .iter()
                 .map(|g| OffsetFetchRequestGroup::default().with_group_id(GroupId(s(g))).with_topics(None))
