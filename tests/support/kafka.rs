@@ -23,6 +23,7 @@ use tokio::runtime::Runtime;
 
 pub const BOOTSTRAP: &str = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094";
 pub const SASL_ADDR: &str = "127.0.0.1:19095";
+pub const TLS_ADDR: &str = "127.0.0.1:19096";
 
 pub struct Kafka {
     rt: Runtime,
@@ -60,12 +61,16 @@ impl Kafka {
         assert!(out.status.success(), "cluster.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// Where cluster.sh keeps its state (data, SASL password, test certificates).
+    pub fn state_dir(&self) -> PathBuf {
+        PathBuf::from(std::env::var("INFRASAGE_KAFKA_STATE").unwrap_or_else(|_| {
+            format!("{}/infrasage-readiness-kafka", std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into()))
+        }))
+    }
+
     /// The SASL user's password the script generated.
     pub fn sasl_password(&self) -> String {
-        let state = std::env::var("INFRASAGE_KAFKA_STATE").unwrap_or_else(|_| {
-            format!("{}/infrasage-readiness-kafka", std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into()))
-        });
-        std::fs::read_to_string(format!("{state}/sasl.password")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.state_dir().join("sasl.password")).unwrap().trim().to_string()
     }
 
     fn conn(&self, addr: &str) -> Conn {
@@ -118,7 +123,6 @@ impl Kafka {
 
     /// Appends `n` records to one partition (acks=all), through its leader.
     pub fn produce(&self, topic: &str, partition: i32, n: usize) {
-        let leader = self.leaders(topic).expect("topic exists")[partition as usize];
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
         let records: Vec<Record> = (0..n)
             .map(|i| Record {
@@ -151,9 +155,24 @@ impl Kafka {
                 PartitionProduceData::default().with_index(partition).with_records(Some(buf.freeze())),
             ]),
         ]);
-        let resp = self.rt.block_on(self.conn(&format!("127.0.0.1:{}", 19091 + leader)).send(&req)).unwrap();
-        let r = &resp.responses[0].partition_responses[0];
-        assert_eq!(r.error_code, 0, "Produce {topic}/{partition}: {:?} {:?}", r.error_message, r.record_errors);
+        // Right after creation a partition's leader may still move: NOT_LEADER_OR_FOLLOWER
+        // (6) asks again. Nothing was appended then, so the count stays exact.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let leader = self.leaders(topic).expect("topic exists")[partition as usize];
+            let resp = self.rt.block_on(self.conn(&format!("127.0.0.1:{}", 19091 + leader)).send(&req)).unwrap();
+            let r = &resp.responses[0].partition_responses[0];
+            if r.error_code == 0 {
+                return;
+            }
+            assert!(
+                r.error_code == 6 && Instant::now() < deadline,
+                "Produce {topic}/{partition}: {} {:?}",
+                r.error_code,
+                r.error_message
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Node id of the broker coordinating `group`.
