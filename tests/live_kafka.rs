@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::kafka::{cluster, Kafka, BOOTSTRAP, SASL_ADDR};
+use support::kafka::{cluster, Kafka, BOOTSTRAP, SASL_ADDR, TLS_ADDR};
 use support::{free_port, get};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -38,7 +38,8 @@ fn config(dir: &tempfile::TempDir, scope: &str, extra: &str) -> String {
 }
 
 struct Exporter {
-    child: Child,
+    /// None once `stderr` has taken it.
+    child: Option<Child>,
     addr: String,
 }
 
@@ -53,7 +54,7 @@ impl Exporter {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let e = Exporter { child, addr };
+        let e = Exporter { child: Some(child), addr };
         let deadline = Instant::now() + Duration::from_secs(30);
         while get(&e.addr, "/ready").is_none_or(|(s, _)| s != 200) {
             assert!(Instant::now() < deadline, "exporter not ready within 30 s");
@@ -63,7 +64,7 @@ impl Exporter {
     }
 
     fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.child.as_mut().unwrap().try_wait().unwrap().is_none()
     }
 
     /// Every sample of the current exposition: (name, sorted labels) → value.
@@ -97,17 +98,20 @@ impl Exporter {
         }
     }
 
+    /// Stops the exporter and returns everything it logged.
     fn stderr(mut self) -> String {
-        let _ = self.child.kill();
-        let out = std::mem::replace(&mut self.child, support::bin().arg("--version").spawn().unwrap());
-        String::from_utf8_lossy(&out.wait_with_output().unwrap().stderr).to_string()
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).to_string()
     }
 }
 
 impl Drop for Exporter {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -373,4 +377,53 @@ fn a_wrong_sasl_password_is_an_authentication_error_that_never_shows_the_passwor
         assert_eq!(status(c), "fail", "{mechanism} with the right password: {c}");
         assert!(c["reason"].as_str().unwrap().contains("1 brokers"), "{c}");
     }
+}
+
+#[test]
+fn tls_with_a_client_certificate_connects_and_a_wrong_ca_is_an_error() {
+    let Some((_g, k)) = kafka() else { return };
+    let tls = k.state_dir().join("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, tls_block: &str| {
+        let path = dir.path().join(name);
+        let body = format!("kafka:\n  bootstrap_servers: \"{TLS_ADDR}\"\n  timeout: 3s\n  tls: {{ {tls_block} }}\n");
+        std::fs::write(&path, body).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (ca, cert, key) = (tls.join("ca.pem"), tls.join("client.pem"), tls.join("client.key"));
+    let good = write(
+        "good.yaml",
+        &format!("ca_file: '{}', cert_file: '{}', key_file: '{}'", ca.display(), cert.display(), key.display()),
+    );
+    let (checks, _) = check_once(&good);
+    let c = &checks["kafka_min_brokers"];
+    // Only broker 2 has the SSL listener, so the metadata through it lists one broker.
+    assert_eq!(status(c), "fail", "{c}");
+    assert!(c["reason"].as_str().unwrap().contains("1 brokers in the metadata (ids 2)"), "{c}");
+
+    // A CA that did not sign the broker's certificate: a TLS error, not a hang or a crash.
+    let other_ca = dir.path().join("other-ca.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other"])
+        .arg("-keyout")
+        .arg(dir.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let wrong = write(
+        "wrong.yaml",
+        &format!("ca_file: '{}', cert_file: '{}', key_file: '{}'", other_ca.display(), cert.display(), key.display()),
+    );
+    let (checks, _) = check_once(&wrong);
+    let c = &checks["kafka_min_brokers"];
+    assert_eq!(status(c), "error", "{c}");
+    let reason = c["reason"].as_str().unwrap();
+    assert!(reason.contains("TLS handshake") && reason.contains("certificate"), "{reason}");
+
+    // The broker requires a client certificate.
+    let anonymous = write("anonymous.yaml", &format!("ca_file: '{}'", ca.display()));
+    let (checks, _) = check_once(&anonymous);
+    assert_eq!(status(&checks["kafka_min_brokers"]), "error", "{}", checks["kafka_min_brokers"]);
 }

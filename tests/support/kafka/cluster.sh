@@ -8,7 +8,9 @@
 #   cluster.sh stop-node N   stop node N (1-3) gracefully
 #   cluster.sh start-node N  start node N and wait until all three brokers are back
 # Clients: 127.0.0.1:19092-19094 (PLAINTEXT). Node 1 also has SASL_PLAINTEXT on 19095
-# (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; user readiness / password in $STATE/sasl.password).
+# (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; user readiness / password in $STATE/sasl.password);
+# node 2 also has SSL on 19096 requiring a client certificate (CA, client cert and key as PEM
+# in $STATE/tls/: ca.pem, client.pem, client.key).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 VERSION=4.3.1
@@ -40,13 +42,17 @@ properties() {
     listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:19095"
     advertised="$advertised,SASL_PLAINTEXT://127.0.0.1:19095"
   fi
+  if [ "$n" = 2 ]; then
+    listeners="$listeners,SSL://127.0.0.1:19096"
+    advertised="$advertised,SSL://127.0.0.1:19096"
+  fi
   cat <<PROPS
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=1@127.0.0.1:19192,2@127.0.0.1:19193,3@127.0.0.1:19194
 listeners=$listeners
 advertised.listeners=$advertised
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$STATE/data/$n
@@ -67,7 +73,30 @@ listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-S
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_readiness="$(cat "$STATE/sasl.password")";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$STATE/tls/broker.keystore.pem
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$STATE/tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
 PROPS
+}
+
+# A test CA, a broker certificate for 127.0.0.1 and a client certificate, all PEM.
+certs() {
+  [ -f "$STATE/tls/client.key" ] && return
+  local d="$STATE/tls"
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=infrasage test CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  for who in broker client; do
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$d/$who.raw.key" -out "$d/$who.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/$who.ext"
+    openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
+      -extfile "$d/$who.ext" -out "$d/$who.pem" 2>/dev/null
+    # PKCS#8: what Kafka's PEM keystore and rustls both read.
+    openssl pkcs8 -topk8 -nocrypt -in "$d/$who.raw.key" -out "$d/$who.key"
+  done
+  cat "$d/broker.key" "$d/broker.pem" > "$d/broker.keystore.pem"
 }
 
 format() {
@@ -88,6 +117,9 @@ format() {
 start_node() {
   local n=$1
   alive "$n" && return
+  # Written at every start, so a changed listener layout needs no reset.
+  certs
+  properties "$n" > "$STATE/server-$n.properties"
   setsid "${JAVA[@]}" kafka.Kafka "$STATE/server-$n.properties" >"$STATE/node-$n.log" 2>&1 < /dev/null &
   echo $! > "$STATE/node-$n.pid"
 }
