@@ -60,6 +60,14 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
+# The test Kafka cluster: Apache Kafka's jars come from Maven Central through the pom in
+# tests/support/kafka (cached by cluster.sh); Java 17 runs them, python3 probes readiness.
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  echo "install-deps: installing Debian's openjdk-17-jre-headless and maven"
+  apt_install openjdk-17-jre-headless maven
+fi
+command -v python3 >/dev/null 2>&1 || apt_install python3
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "install-deps: cargo is not on PATH; install Rust (rustup) first" >&2
   exit 1

@@ -18,6 +18,7 @@ export INFRASAGE_TEST_REQUIRE_TOOLS=1
 services=(
   tests/support/k8s/cluster.sh
   tests/support/clickhouse/servers.sh
+  tests/support/kafka/cluster.sh
 )
 log=$(mktemp)
 stop_services() {

@@ -26,9 +26,13 @@ pub struct Published {
 }
 
 impl Published {
-    pub fn new(report: Report) -> Published {
+    pub fn new(mut report: Report) -> Published {
+        let metrics = Bytes::from(crate::metrics::render(&report));
+        // Sources' families live on only as text: at tens of thousands of Kafka series their
+        // protos would be most of the exporter's memory.
+        report.source_metrics = Vec::new();
         Published {
-            metrics: Bytes::from(crate::metrics::render(&report)),
+            metrics,
             json: Bytes::from(crate::report::json(&report)),
             html: Bytes::from(crate::report::html::render(&report)),
             report,

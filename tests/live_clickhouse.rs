@@ -13,10 +13,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use infrasage_readiness::engine::Engine;
+use infrasage_readiness::metrics;
 use infrasage_readiness::outcome::Status;
 use infrasage_readiness::results::Report;
-use infrasage_readiness::{config, metrics, sources};
+use support::evaluate;
 
 /// chdb, `default` locked; chdb, `default` open and clickhouse/clickhouse; 18.16 locked; 18.16 open.
 const CHDB: u16 = 18123;
@@ -114,8 +114,6 @@ fn config_for(port: u16, password_file: &Path, extra: &str) -> String {
         password_file.display()
     )
 }
-
-use support::evaluate;
 
 fn statuses(r: &Report) -> BTreeMap<String, (Status, String)> {
     r.checks.iter().map(|c| (c.id.clone(), (c.status, c.reason.clone().unwrap_or_default()))).collect()

@@ -18,6 +18,7 @@ use infrasage_readiness::engine::Engine;
 use infrasage_readiness::outcome::Status;
 use infrasage_readiness::results::{CheckReport, Report};
 use infrasage_readiness::{config, sources};
+use support::evaluate;
 
 struct Cluster {
     kubeconfig: PathBuf,
@@ -112,9 +113,6 @@ impl Cluster {
         dir
     }
 }
-
-/// One evaluation with the given config text.
-use support::evaluate;
 
 fn live(kubeconfig: &Path, ns: &str) -> Report {
     evaluate(&format!("kubernetes: {{ kubeconfig: {}, namespaces: [{ns}], timeout: 5s }}\n", kubeconfig.display()))

@@ -756,6 +756,12 @@ pub static ITEMS: &[Item] = &[
         params: &[
             p("group", ParamKind::String, r#""telemetry-operator""#, "consumer group to watch"),
             p("max_lag", ParamKind::Int, "1000", "largest acceptable total lag in messages"),
+            p(
+                "uncommitted",
+                ParamKind::String,
+                r#""high_minus_low""#,
+                "partitions of the group's topics without a commit: high_minus_low counts them as high − low watermark, ignore leaves them out",
+            ),
         ],
         anchor: "go-live-signoff",
     },

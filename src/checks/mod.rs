@@ -7,6 +7,7 @@ pub mod cel;
 pub mod common;
 pub mod health;
 pub mod infrastructure;
+pub mod kafka;
 pub mod monitoring;
 pub mod network;
 pub mod params;
@@ -62,6 +63,8 @@ pub static REGISTRY: &[Registered] = &[
         ],
     ),
     ("node_isolation", infrastructure::node_isolation, WORKLOAD_KINDS),
+    ("kafka_min_brokers", kafka::kafka_min_brokers, &[]),
+    ("kafka_min_replication_factor", kafka::kafka_min_replication_factor, &[]),
     (
         "pvc_wait_for_first_consumer",
         infrastructure::pvc_wait_for_first_consumer,
@@ -218,6 +221,7 @@ pub static REGISTRY: &[Registered] = &[
         ],
     ),
     ("clickhouse_memory_limit", scaling::clickhouse_memory_limit, WORKLOAD_KINDS),
+    ("kafka_retention_24h", kafka::kafka_retention_24h, &[]),
     // retention
     (
         "log_field_exclusions",
@@ -278,6 +282,8 @@ pub static REGISTRY: &[Registered] = &[
     ("anomaly_detection_validated", attestation::attested, &[]),
     ("rca_end_to_end", attestation::attested, &[]),
     ("runbook_staging_executed", attestation::attested, &[]),
+    // go-live
+    ("kafka_consumer_lag", kafka::kafka_consumer_lag, &[]),
 ];
 
 pub fn find(id: &str) -> Option<CheckFn> {

@@ -175,3 +175,11 @@ custom_checks:
         ]
     );
 }
+
+#[test]
+fn kafka_tls_without_verification_is_refused_by_key() {
+    assert_eq!(
+        refused_keys("kafka: { bootstrap_servers: 'h:9092', tls: { insecure_skip_verify: true } }"),
+        vec!["kafka.tls.insecure_skip_verify"]
+    );
+}

@@ -39,6 +39,9 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
             }
         }
         v.tls("kafka.tls", kf.tls.as_ref());
+        if kf.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
+            v.err("kafka.tls.insecure_skip_verify", "not supported for Kafka; give ca_file instead");
+        }
         for (key, ad) in [("kafka.topics", &kf.topics), ("kafka.consumer_groups", &kf.consumer_groups)] {
             v.regex(&format!("{key}.allow"), ad.allow.as_deref());
             v.regex(&format!("{key}.deny"), ad.deny.as_deref());

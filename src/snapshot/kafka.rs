@@ -1,5 +1,144 @@
 //! What the Kafka source read: brokers, topics, consumer groups and their offsets.
 
 /// Filled by `sources::kafka`; read by the Kafka items and the Kafka metric families.
+/// Topics and groups are those in scope of the config's allow/deny patterns, sorted by name.
 #[derive(Debug, Clone, Default)]
-pub struct KafkaSnapshot {}
+pub struct KafkaSnapshot {
+    pub brokers: Vec<Broker>,
+    pub controller_id: Option<i32>,
+    pub topics: Vec<Topic>,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broker {
+    pub id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Topic {
+    pub name: String,
+    /// Kafka's own topics (`__consumer_offsets`, ...).
+    pub internal: bool,
+    pub partitions: Vec<Partition>,
+    /// Effective `retention.ms` (the broker default where the topic sets none); -1 = forever.
+    pub retention_ms: Option<i64>,
+    pub min_insync_replicas: Option<i32>,
+    /// Why the topic's configs could not be read, when they could not.
+    pub config_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Partition {
+    pub id: i32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    /// Earliest offset still in the log (low watermark); None when the leader did not answer.
+    pub low: Option<i64>,
+    /// High watermark: the offset of the next record.
+    pub high: Option<i64>,
+}
+
+impl Topic {
+    pub fn is_internal(&self) -> bool {
+        self.internal || self.name.starts_with("__")
+    }
+
+    /// The smallest replica count of its partitions (what a partition can lose is what counts).
+    pub fn replication_factor(&self) -> usize {
+        self.partitions.iter().map(|p| p.replicas.len()).min().unwrap_or(0)
+    }
+
+    pub fn under_replicated(&self) -> usize {
+        self.partitions.iter().filter(|p| p.isr.len() < p.replicas.len()).count()
+    }
+
+    pub fn partition(&self, id: i32) -> Option<&Partition> {
+        self.partitions.iter().find(|p| p.id == id)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub id: String,
+    /// As Kafka names it: Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, ...
+    pub state: String,
+    /// `consumer` for consumer groups; `classic`/`consumer` protocol type as listed.
+    pub protocol_type: String,
+    /// None when the group could not be described.
+    pub members: Option<usize>,
+    /// Committed offsets, by topic then partition (topics in scope only).
+    pub committed: Vec<Committed>,
+    /// Why the committed offsets could not be read this time (the coordinator moved, ...).
+    pub offsets_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// The lag of one committed partition: high watermark − committed offset, exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    pub lag: i64,
+}
+
+/// A group's lag: committed partitions, and partitions of its topics without a commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupLag {
+    pub committed: Vec<PartitionLag>,
+    /// (topic, partition, high − low): what the group would have to read from the start.
+    pub uncommitted: Vec<(String, i32, i64)>,
+}
+
+impl KafkaSnapshot {
+    pub fn topic(&self, name: &str) -> Option<&Topic> {
+        // Sorted by name (the source sorts them); thousands of lookups per evaluation.
+        self.topics.binary_search_by(|t| t.name.as_str().cmp(name)).ok().map(|i| &self.topics[i])
+    }
+
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id == id)
+    }
+
+    /// Lag of `group` on the topics it committed to. A partition whose watermark is unknown
+    /// is left out rather than guessed.
+    pub fn lag(&self, group: &Group) -> GroupLag {
+        let mut out = GroupLag::default();
+        let seen: std::collections::HashSet<(&str, i32)> =
+            group.committed.iter().map(|c| (c.topic.as_str(), c.partition)).collect();
+        let mut topics: Vec<&str> = group.committed.iter().map(|c| c.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for c in &group.committed {
+            let high = self.topic(&c.topic).and_then(|t| t.partition(c.partition)).and_then(|p| p.high);
+            if let Some(high) = high {
+                out.committed.push(PartitionLag {
+                    topic: c.topic.clone(),
+                    partition: c.partition,
+                    committed: c.offset,
+                    lag: high - c.offset,
+                });
+            }
+        }
+        for name in topics {
+            let Some(t) = self.topic(name) else { continue };
+            for p in &t.partitions {
+                if let (false, Some(low), Some(high)) = (seen.contains(&(name, p.id)), p.low, p.high) {
+                    out.uncommitted.push((name.to_string(), p.id, high - low));
+                }
+            }
+        }
+        out
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod clickhouse;
 pub mod http;
+pub mod kafka;
 pub mod kube_api;
 pub mod manifests;
 
@@ -113,14 +114,12 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
         let (kinds, secret_env) = kube_needs(config);
         set.active.push(Box::new(kube_api::KubeApiSource::new(k, kinds, secret_env)));
     }
-    let later = |configured: bool| {
-        if configured {
-            SourceState::Unavailable("not gathered by this build".to_string())
-        } else {
-            SourceState::NotConfigured
+    match &config.kafka {
+        Some(k) => set.active.push(Box::new(kafka::KafkaSource::new(k)?)),
+        None => {
+            set.idle.insert(SourceId::Kafka, SourceState::NotConfigured);
         }
-    };
-    set.idle.insert(SourceId::Kafka, later(config.kafka.is_some()));
+    }
     match &config.clickhouse {
         Some(ch) => set.active.push(Box::new(clickhouse::ClickhouseSource::new(ch, clickhouse_needs(config))?)),
         None => {

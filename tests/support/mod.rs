@@ -72,4 +72,5 @@ pub fn assert_snapshot(name: &str, actual: &str) {
 }
 pub mod bundle;
 pub mod fake_http;
+pub mod kafka;
 pub mod promstack;

@@ -1,0 +1,280 @@
+//! The four items decided from the Kafka snapshot (infrastructure: brokers, replication;
+//! scaling: retention; go-live: consumer lag). One module for them because they share one
+//! snapshot and its vocabulary; each is still one function.
+
+use super::CheckCtx;
+use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
+
+// ---- kafka_min_brokers
+
+pub fn kafka_min_brokers(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kafka()?;
+    let min = ctx.params.int("min_brokers")?;
+    let n = k.brokers.len() as i64;
+    let ids: Vec<String> = k.brokers.iter().map(|b| b.id.to_string()).collect();
+    if n >= min {
+        return Ok(Outcome::pass(format!("{n} brokers (ids {})", ids.join(", "))));
+    }
+    let f = Finding::new(
+        "kafka cluster",
+        format!("{n} brokers in the metadata (ids {}), fewer than {min}", ids.join(", ")),
+    );
+    Ok(Outcome::from_findings(vec![f], ""))
+}
+
+// ---- kafka_min_replication_factor
+
+pub fn kafka_min_replication_factor(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kafka()?;
+    let min = ctx.params.int("min_replication_factor")?;
+    let topics: Vec<_> = k.topics.iter().filter(|t| !t.is_internal()).collect();
+    if topics.is_empty() {
+        return Err(Undecided::skipped("no topic in scope (internal __* topics are not counted)"));
+    }
+    let findings = topics
+        .iter()
+        .filter(|t| (t.replication_factor() as i64) < min)
+        .map(|t| {
+            Finding::new(
+                format!("topic/{}", t.name),
+                format!("replication factor {} is below {min}", t.replication_factor()),
+            )
+        })
+        .collect();
+    Ok(Outcome::from_findings(findings, format!("{} topics, each with replication factor ≥ {min}", topics.len())))
+}
+
+// ---- kafka_retention_24h
+
+pub fn kafka_retention_24h(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kafka()?;
+    let min = ctx.params.duration("min_retention")?;
+    let min_ms = min.as_millis() as i64;
+    let topics: Vec<_> = k.topics.iter().filter(|t| !t.is_internal()).collect();
+    if topics.is_empty() {
+        return Err(Undecided::skipped("no topic in scope (internal __* topics are not counted)"));
+    }
+    let unreadable: Vec<String> =
+        topics.iter().filter_map(|t| t.config_error.as_ref().map(|e| format!("topic {}: {e}", t.name))).collect();
+    if let Some(first) = unreadable.first() {
+        return Err(Undecided::error(format!("configs of {} topics unreadable; first: {first}", unreadable.len())));
+    }
+    let human = humantime::format_duration(min);
+    let findings = topics
+        .iter()
+        .filter_map(|t| match t.retention_ms {
+            Some(-1) => None,
+            Some(ms) if ms >= min_ms => None,
+            Some(ms) => Some(Finding::new(
+                format!("topic/{}", t.name),
+                format!(
+                    "retention.ms {ms} ({}) is below {human}",
+                    humantime::format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
+                ),
+            )),
+            None => Some(Finding::new(format!("topic/{}", t.name), "retention.ms is not reported by the broker")),
+        })
+        .collect();
+    Ok(Outcome::from_findings(findings, format!("{} topics keep data at least {human} (or forever)", topics.len())))
+}
+
+// ---- kafka_consumer_lag
+
+pub fn kafka_consumer_lag(ctx: &CheckCtx) -> CheckResult {
+    let k = ctx.snapshot.kafka()?;
+    let group_id = ctx.params.str("group")?;
+    let max = ctx.params.int("max_lag")?;
+    let count_uncommitted = match ctx.params.str("uncommitted")? {
+        "high_minus_low" => true,
+        "ignore" => false,
+        other => {
+            return Err(Undecided::error(format!("parameter uncommitted: {other:?} is not high_minus_low or ignore")))
+        }
+    };
+    let object = format!("consumergroup/{group_id}");
+    let Some(group) = k.group(group_id) else {
+        let f = Finding::new(&object, "the consumer group does not exist (or is outside kafka.consumer_groups)");
+        return Ok(Outcome::from_findings(vec![f], ""));
+    };
+    if let Some(why) = &group.offsets_error {
+        return Err(Undecided::error(format!("committed offsets of {group_id} unreadable: {why}")));
+    }
+    let lag = k.lag(group);
+    if lag.committed.is_empty() && lag.uncommitted.is_empty() {
+        let f = Finding::new(&object, format!("the group has no committed offset (state {})", group.state));
+        return Ok(Outcome::from_findings(vec![f], ""));
+    }
+    let committed: i64 = lag.committed.iter().map(|p| p.lag.max(0)).sum();
+    let uncommitted: i64 = if count_uncommitted { lag.uncommitted.iter().map(|(_, _, n)| *n).sum() } else { 0 };
+    let total = committed + uncommitted;
+    if total <= max {
+        return Ok(Outcome::pass(format!("total lag {total} ≤ {max}")));
+    }
+    // Name the partitions that contribute most, largest first.
+    let mut parts: Vec<(String, i32, i64, &str)> =
+        lag.committed.iter().map(|p| (p.topic.clone(), p.partition, p.lag, "behind the high watermark")).collect();
+    if count_uncommitted {
+        parts.extend(lag.uncommitted.iter().map(|(t, p, n)| (t.clone(), *p, *n, "no commit: counted as high − low")));
+    }
+    parts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, a.1).cmp(&(&b.0, b.1))));
+    let mut findings = vec![Finding::new(&object, format!("total lag {total} is above {max}"))];
+    findings.extend(
+        parts.into_iter().filter(|p| p.2 > 0).map(|(t, p, n, why)| {
+            Finding::new(format!("{object}/topic/{t}/partition/{p}"), format!("lag {n} ({why})"))
+        }),
+    );
+    Ok(Outcome::fail(format!("total lag {total} of {group_id} is above {max}"), findings))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::checks::{CheckCtx, Params};
+    use crate::fixtures::{finding_objects, fixed_now};
+    use crate::outcome::{Outcome, Status};
+    use crate::snapshot::kafka::{Broker, Committed, Group, KafkaSnapshot, Partition, Topic};
+    use crate::snapshot::{Snapshot, SourceState};
+
+    fn run(id: &str, k: KafkaSnapshot, overrides: &[(&str, serde_json::Value)]) -> Outcome {
+        let s = Snapshot { kafka: SourceState::Ready(k), ..Default::default() };
+        run_on(id, &s, overrides)
+    }
+
+    fn run_on(id: &str, s: &Snapshot, overrides: &[(&str, serde_json::Value)]) -> Outcome {
+        let item = crate::catalogue::find(id).unwrap();
+        let o = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let params = Params::resolve(item, Some(&o));
+        let ctx = CheckCtx { item, snapshot: s, params: &params, now: fixed_now(), attestation: None };
+        crate::checks::find(id).unwrap()(&ctx).unwrap_or_else(Outcome::from)
+    }
+
+    fn brokers(n: i32) -> Vec<Broker> {
+        (1..=n).map(|id| Broker { id, host: "127.0.0.1".into(), port: 19091 + id, rack: None }).collect()
+    }
+
+    /// A topic with `rf` replicas per partition and the given (low, high) watermarks.
+    fn topic(name: &str, rf: i32, marks: &[(i64, i64)]) -> Topic {
+        Topic {
+            name: name.into(),
+            partitions: marks
+                .iter()
+                .enumerate()
+                .map(|(i, (low, high))| Partition {
+                    id: i as i32,
+                    leader: 1,
+                    replicas: (1..=rf).collect(),
+                    isr: (1..=rf).collect(),
+                    low: Some(*low),
+                    high: Some(*high),
+                })
+                .collect(),
+            retention_ms: Some(604_800_000),
+            min_insync_replicas: Some(2),
+            ..Default::default()
+        }
+    }
+
+    fn group(id: &str, commits: &[(&str, i32, i64)]) -> Group {
+        Group {
+            id: id.into(),
+            state: "Empty".into(),
+            members: Some(0),
+            committed: commits
+                .iter()
+                .map(|(t, p, o)| Committed { topic: t.to_string(), partition: *p, offset: *o })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn cluster() -> KafkaSnapshot {
+        KafkaSnapshot {
+            brokers: brokers(3),
+            controller_id: Some(1),
+            topics: vec![topic("__consumer_offsets", 1, &[(0, 0)]), topic("events", 3, &[(0, 100), (0, 50), (10, 30)])],
+            groups: vec![group("telemetry-operator", &[("events", 0, 90), ("events", 1, 50)])],
+        }
+    }
+
+    #[test]
+    fn brokers_below_the_minimum_fail_naming_the_count() {
+        assert_eq!(run("kafka_min_brokers", cluster(), &[]).status, Status::Pass);
+        let mut k = cluster();
+        k.brokers = brokers(2);
+        let o = run("kafka_min_brokers", k, &[]);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.reason.unwrap().contains("2 brokers"));
+    }
+
+    #[test]
+    fn an_rf1_topic_fails_by_name_and_internal_topics_are_ignored() {
+        assert_eq!(run("kafka_min_replication_factor", cluster(), &[]).status, Status::Pass);
+        let mut k = cluster();
+        k.topics.push(topic("scratch", 1, &[(0, 0)]));
+        let o = run("kafka_min_replication_factor", k, &[]);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(finding_objects(&o), ["topic/scratch"]);
+    }
+
+    #[test]
+    fn one_hour_retention_fails_and_forever_passes() {
+        let mut k = cluster();
+        k.topics[1].retention_ms = Some(3_600_000);
+        let o = run("kafka_retention_24h", k.clone(), &[]);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(finding_objects(&o), ["topic/events"]);
+        assert!(o.findings[0].message.contains("1h"), "{:?}", o.findings);
+        k.topics[1].retention_ms = Some(-1);
+        assert_eq!(run("kafka_retention_24h", k.clone(), &[]).status, Status::Pass);
+        k.topics[1].retention_ms = Some(86_400_000);
+        assert_eq!(run("kafka_retention_24h", k.clone(), &[]).status, Status::Pass);
+        k.topics[1].config_error = Some("DescribeConfigs: TopicAuthorizationFailed (29)".into());
+        assert_eq!(run("kafka_retention_24h", k, &[]).status, Status::Error);
+    }
+
+    #[test]
+    fn lag_counts_committed_partitions_exactly_and_uncommitted_as_high_minus_low() {
+        // committed: (100-90) + (50-50) = 10; partition 2 has no commit: 30-10 = 20.
+        let k = cluster();
+        let lag = k.lag(&k.groups[0]);
+        assert_eq!(lag.committed.iter().map(|p| p.lag).collect::<Vec<_>>(), [10, 0]);
+        assert_eq!(lag.uncommitted, [("events".to_string(), 2, 20)]);
+        assert_eq!(run("kafka_consumer_lag", k.clone(), &[("max_lag", json!(30))]).status, Status::Pass);
+        let o = run("kafka_consumer_lag", k.clone(), &[("max_lag", json!(29))]);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(
+            finding_objects(&o),
+            [
+                "consumergroup/telemetry-operator",
+                "consumergroup/telemetry-operator/topic/events/partition/2",
+                "consumergroup/telemetry-operator/topic/events/partition/0"
+            ]
+        );
+        let o = run("kafka_consumer_lag", k, &[("max_lag", json!(10)), ("uncommitted", json!("ignore"))]);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+    }
+
+    #[test]
+    fn a_missing_group_fails_and_unreadable_offsets_are_an_error() {
+        let mut k = cluster();
+        k.groups[0].offsets_error = Some("OffsetFetch: NotCoordinator (16)".into());
+        let o = run("kafka_consumer_lag", k.clone(), &[]);
+        assert_eq!(o.status, Status::Error);
+        assert!(o.reason.unwrap().contains("NotCoordinator"));
+        k.groups.clear();
+        let o = run("kafka_consumer_lag", k, &[]);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(finding_objects(&o), ["consumergroup/telemetry-operator"]);
+    }
+
+    #[test]
+    fn a_failed_source_is_an_error_with_its_reason() {
+        let s = Snapshot { kafka: SourceState::Failed("no broker answered Metadata".into()), ..Default::default() };
+        for id in ["kafka_min_brokers", "kafka_min_replication_factor", "kafka_retention_24h", "kafka_consumer_lag"] {
+            let o = run_on(id, &s, &[]);
+            assert_eq!(o.status, Status::Error, "{id}");
+            assert!(o.reason.unwrap().contains("no broker answered"), "{id}");
+        }
+    }
+}
