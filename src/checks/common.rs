@@ -45,6 +45,7 @@ pub fn main_containers<'a>(w: &Workload<'a>) -> impl Iterator<Item = &'a Contain
 /// and a finding for every service component that has none.
 pub fn service_workloads(k: &KubeSnapshot) -> (Vec<Workload<'_>>, Vec<Finding>) {
     let mut workloads: Vec<Workload<'_>> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut missing = Vec::new();
     for c in Component::SERVICES {
         let found = k.component_workloads(c);
@@ -53,7 +54,8 @@ pub fn service_workloads(k: &KubeSnapshot) -> (Vec<Workload<'_>>, Vec<Finding>) 
         }
         for w in found {
             // A workload matched by two components' selectors is still one workload.
-            if !workloads.iter().any(|seen| std::ptr::eq(seen.meta, w.meta)) {
+            // By address: one object, however many selectors match it (a set: 10,000s of pods).
+            if seen.insert(std::ptr::from_ref(w.meta)) {
                 workloads.push(w);
             }
         }

@@ -9,7 +9,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::kubernetes::{ComponentSelector, KubeSnapshot};
+use super::kubernetes::{ComponentSelector, KubeSnapshot, WorkloadKind};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 /// The InfraSage components of CATALOGUE.md. The first four are the "service workloads".
@@ -217,82 +217,114 @@ impl KubeSnapshot {
     }
 
     /// Every pod-running object in the namespaces in scope. Pods and Jobs created by a
-    /// controller are left out: their owner is the workload.
+    /// controller are left out: their owner is the workload. Found once per snapshot (every item
+    /// walks them, and a cluster has 10,000s of pods), then rebuilt from positions.
     pub fn workloads(&self) -> Vec<Workload<'_>> {
-        let mut out = Vec::new();
-        for d in &self.deployments {
-            let spec = d.spec.as_ref();
-            out.push(Workload {
-                kind: "Deployment",
-                meta: &d.metadata,
-                pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
-                pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
-                replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
-                available_replicas: d.status.as_ref().map(|s| s.available_replicas.unwrap_or(0)),
-                claim_templates: &[],
-            });
+        let index = self.workload_index.get_or_init(|| {
+            let scope: std::collections::HashSet<&str> = self.scope.namespaces.iter().map(String::as_str).collect();
+            let mut at = Vec::new();
+            let counts = [
+                (WorkloadKind::Deployment, self.deployments.len()),
+                (WorkloadKind::StatefulSet, self.stateful_sets.len()),
+                (WorkloadKind::DaemonSet, self.daemon_sets.len()),
+                (WorkloadKind::CronJob, self.cron_jobs.len()),
+                (WorkloadKind::Job, self.jobs.len()),
+                (WorkloadKind::Pod, self.pods.len()),
+            ];
+            for (kind, n) in counts {
+                for i in 0..n {
+                    let w = self.workload_at(kind, i);
+                    let owned = matches!(kind, WorkloadKind::Job | WorkloadKind::Pod) && has_owner(w.meta);
+                    if !owned && scope.contains(w.namespace()) {
+                        at.push((kind, i));
+                    }
+                }
+            }
+            at
+        });
+        index.iter().map(|&(kind, i)| self.workload_at(kind, i)).collect()
+    }
+
+    fn workload_at(&self, kind: WorkloadKind, i: usize) -> Workload<'_> {
+        match kind {
+            WorkloadKind::Deployment => {
+                let d = &self.deployments[i];
+                let spec = d.spec.as_ref();
+                Workload {
+                    kind: "Deployment",
+                    meta: &d.metadata,
+                    pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                    pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
+                    replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+                    available_replicas: d.status.as_ref().map(|s| s.available_replicas.unwrap_or(0)),
+                    claim_templates: &[],
+                }
+            }
+            WorkloadKind::StatefulSet => {
+                let s = &self.stateful_sets[i];
+                let spec = s.spec.as_ref();
+                Workload {
+                    kind: "StatefulSet",
+                    meta: &s.metadata,
+                    pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                    pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
+                    replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+                    available_replicas: s.status.as_ref().map(|s| s.available_replicas.unwrap_or(0)),
+                    claim_templates: spec.and_then(|s| s.volume_claim_templates.as_deref()).unwrap_or(&[]),
+                }
+            }
+            WorkloadKind::DaemonSet => {
+                let d = &self.daemon_sets[i];
+                let spec = d.spec.as_ref();
+                Workload {
+                    kind: "DaemonSet",
+                    meta: &d.metadata,
+                    pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                    pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
+                    replicas: None,
+                    available_replicas: d.status.as_ref().and_then(|s| s.number_available),
+                    claim_templates: &[],
+                }
+            }
+            WorkloadKind::CronJob => {
+                let c = &self.cron_jobs[i];
+                let tmpl = c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()).map(|j| &j.template);
+                Workload {
+                    kind: "CronJob",
+                    meta: &c.metadata,
+                    pod_labels: tmpl.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                    pod_spec: tmpl.and_then(|t| t.spec.as_ref()),
+                    replicas: None,
+                    available_replicas: None,
+                    claim_templates: &[],
+                }
+            }
+            WorkloadKind::Job => {
+                let j = &self.jobs[i];
+                let tmpl = j.spec.as_ref().map(|s| &s.template);
+                Workload {
+                    kind: "Job",
+                    meta: &j.metadata,
+                    pod_labels: tmpl.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+                    pod_spec: tmpl.and_then(|t| t.spec.as_ref()),
+                    replicas: None,
+                    available_replicas: None,
+                    claim_templates: &[],
+                }
+            }
+            WorkloadKind::Pod => {
+                let p = &self.pods[i];
+                Workload {
+                    kind: "Pod",
+                    meta: &p.metadata,
+                    pod_labels: p.metadata.labels.as_ref(),
+                    pod_spec: p.spec.as_ref(),
+                    replicas: None,
+                    available_replicas: None,
+                    claim_templates: &[],
+                }
+            }
         }
-        for s in &self.stateful_sets {
-            let spec = s.spec.as_ref();
-            out.push(Workload {
-                kind: "StatefulSet",
-                meta: &s.metadata,
-                pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
-                pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
-                replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
-                available_replicas: s.status.as_ref().map(|s| s.available_replicas.unwrap_or(0)),
-                claim_templates: spec.and_then(|s| s.volume_claim_templates.as_deref()).unwrap_or(&[]),
-            });
-        }
-        for d in &self.daemon_sets {
-            let spec = d.spec.as_ref();
-            out.push(Workload {
-                kind: "DaemonSet",
-                meta: &d.metadata,
-                pod_labels: spec.and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
-                pod_spec: spec.and_then(|s| s.template.spec.as_ref()),
-                replicas: None,
-                available_replicas: d.status.as_ref().and_then(|s| s.number_available),
-                claim_templates: &[],
-            });
-        }
-        for c in &self.cron_jobs {
-            let tmpl = c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()).map(|j| &j.template);
-            out.push(Workload {
-                kind: "CronJob",
-                meta: &c.metadata,
-                pod_labels: tmpl.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
-                pod_spec: tmpl.and_then(|t| t.spec.as_ref()),
-                replicas: None,
-                available_replicas: None,
-                claim_templates: &[],
-            });
-        }
-        for j in self.jobs.iter().filter(|j| !has_owner(&j.metadata)) {
-            let tmpl = j.spec.as_ref().map(|s| &s.template);
-            out.push(Workload {
-                kind: "Job",
-                meta: &j.metadata,
-                pod_labels: tmpl.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
-                pod_spec: tmpl.and_then(|t| t.spec.as_ref()),
-                replicas: None,
-                available_replicas: None,
-                claim_templates: &[],
-            });
-        }
-        for p in self.pods.iter().filter(|p| !has_owner(&p.metadata)) {
-            out.push(Workload {
-                kind: "Pod",
-                meta: &p.metadata,
-                pod_labels: p.metadata.labels.as_ref(),
-                pod_spec: p.spec.as_ref(),
-                replicas: None,
-                available_replicas: None,
-                claim_templates: &[],
-            });
-        }
-        out.retain(|w| self.in_scope(w.namespace()));
-        out
     }
 
     pub fn selector(&self, component: Component) -> Option<&ComponentSelector> {

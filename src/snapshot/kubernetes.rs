@@ -198,4 +198,32 @@ pub struct KubeSnapshot {
     /// Resources (`KubeKind::resource`) the loader could not read, e.g. forbidden, with the
     /// reason; items needing them are `error` with it.
     pub unreadable: BTreeMap<String, String>,
+    /// Where the workloads in scope are, found on first use by `workloads()`. The snapshot is
+    /// read-only once gathered; a clone starts without it, so a test may edit a clone freely.
+    pub workload_index: WorkloadIndex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    CronJob,
+    Job,
+    Pod,
+}
+
+#[derive(Debug, Default)]
+pub struct WorkloadIndex(std::sync::OnceLock<Vec<(WorkloadKind, usize)>>);
+
+impl WorkloadIndex {
+    pub fn get_or_init(&self, f: impl FnOnce() -> Vec<(WorkloadKind, usize)>) -> &[(WorkloadKind, usize)] {
+        self.0.get_or_init(f)
+    }
+}
+
+impl Clone for WorkloadIndex {
+    fn clone(&self) -> Self {
+        WorkloadIndex::default()
+    }
 }
