@@ -48,9 +48,9 @@ fn collect(name: &str, path: &std::path::Path) {
     let committed: usize = k.groups.iter().map(|g| g.committed.len()).sum();
     let snapshot = Snapshot { kafka: SourceState::Ready(*k), ..Default::default() };
     let t = Instant::now();
-    let families = infrasage_readiness::metrics::source_families(&snapshot);
+    let text = infrasage_readiness::metrics::source_text(&snapshot);
     let render = t.elapsed();
-    let series: usize = families.iter().map(|f| f.get_metric().len()).sum();
+    let series = text.lines().filter(|l| !l.starts_with('#')).count();
     println!(
         "{name:<22} {committed:>6} group-partitions  cold {cold_time:>9.2?}  warm median {:>9.2?} (min {:.2?}, max {:.2?})  families {render:.2?} for {series} series",
         times[times.len() / 2],

@@ -79,7 +79,7 @@ impl Engine {
         let (snapshot, sources) = self.gather().await;
         let now = Utc::now();
         let checks = self.run_checks(&snapshot, now);
-        let source_metrics = crate::metrics::source_families(&snapshot);
+        let source_metrics = crate::metrics::source_text(&snapshot);
         Report {
             source_metrics,
             summary: Summary::of(&checks),

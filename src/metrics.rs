@@ -5,8 +5,9 @@
 mod clickhouse;
 mod kafka;
 mod services;
+mod text;
 
-use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{GaugeVec, Opts, Registry, TextEncoder};
 
 use crate::outcome::Status;
 use crate::results::Report;
@@ -21,20 +22,31 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeV
     g
 }
 
-/// The families each source's data exposes (Kafka lag, ClickHouse disks, service health),
-/// built once per evaluation. A source adds its own module under `metrics/` and one line here.
-pub fn source_families(snapshot: &Snapshot) -> Vec<prometheus::proto::MetricFamily> {
-    let mut out = Vec::new();
-    out.extend(services::families(snapshot));
-    out.extend(snapshot.clickhouse.ready().map(clickhouse::families).unwrap_or_default());
+/// The families each source's data exposes (Kafka lag, ClickHouse disks, service health) as
+/// exposition text, built once per evaluation. A source adds its own module under `metrics/`
+/// and one line here. The small ones build protos; Kafka's tens of thousands of series are
+/// written straight as text.
+pub fn source_text(snapshot: &Snapshot) -> String {
+    let mut protos = services::families(snapshot);
+    protos.extend(snapshot.clickhouse.ready().map(clickhouse::families).unwrap_or_default());
+    let mut out = TextEncoder::new().encode_to_string(&protos).expect("text encoding into memory cannot fail");
+    drop(protos);
     if let Some(k) = snapshot.kafka.ready() {
-        out.extend(kafka::families(k));
+        kafka::render(k, &mut out);
     }
+    // Grown by doubling: up to twice the text otherwise, held until the next evaluation.
+    out.shrink_to_fit();
     out
 }
 
 /// The whole `/metrics` body for one evaluation.
 pub fn render(report: &Report) -> String {
+    render_with(report, report.source_metrics.clone())
+}
+
+/// [`render`] with the report's source text handed over: the body is built in that buffer,
+/// so a large source text is never held twice.
+pub fn render_with(report: &Report, mut sources: String) -> String {
     let r = Registry::new();
     let status = gauge(
         &r,
@@ -117,10 +129,8 @@ pub fn render(report: &Report) -> String {
     .with_label_values(&[VERSION, REVISION])
     .set(1.0);
 
-    let mut buf = Vec::new();
-    let encoder = TextEncoder::new();
-    encoder.encode(&r.gather(), &mut buf).expect("text encoding into memory cannot fail");
-    // Encoded in place, not cloned: with Kafka lag they are tens of thousands of series.
-    encoder.encode(&report.source_metrics, &mut buf).expect("text encoding into memory cannot fail");
-    String::from_utf8(buf).expect("the text format is UTF-8")
+    let own = TextEncoder::new().encode_to_string(&r.gather()).expect("text encoding into memory cannot fail");
+    // The readiness families first, as always; a shift of the source text within its buffer.
+    sources.insert_str(0, &own);
+    sources
 }

@@ -70,10 +70,11 @@ pub struct Report {
     pub sources: Vec<SourceReport>,
     pub evaluated_at: DateTime<Utc>,
     pub duration_seconds: f64,
-    /// The sources' own families (Kafka lag, ClickHouse disks, service health), built from
-    /// this evaluation's snapshot so `/metrics` never asks a source. Not part of the JSON.
+    /// The sources' own families (Kafka lag, ClickHouse disks, service health) as exposition
+    /// text, built from this evaluation's snapshot so `/metrics` never asks a source. Not part
+    /// of the JSON.
     #[serde(skip)]
-    pub source_metrics: Vec<prometheus::proto::MetricFamily>,
+    pub source_metrics: String,
 }
 
 impl Summary {

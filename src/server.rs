@@ -27,10 +27,9 @@ pub struct Published {
 
 impl Published {
     pub fn new(mut report: Report) -> Published {
-        let metrics = Bytes::from(crate::metrics::render(&report));
-        // Sources' families live on only as text: at tens of thousands of Kafka series their
-        // protos would be most of the exporter's memory.
-        report.source_metrics = Vec::new();
+        // The source text becomes the body (tens of thousands of Kafka series): not kept twice.
+        let sources = std::mem::take(&mut report.source_metrics);
+        let metrics = Bytes::from(crate::metrics::render_with(&report, sources));
         Published {
             metrics,
             json: Bytes::from(crate::report::json(&report)),

@@ -4,184 +4,156 @@
 
 use std::collections::BTreeMap;
 
-use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
-
+use super::text::Gauge;
 use crate::snapshot::kafka::KafkaSnapshot;
 
 /// The group states a StateSet series exists for; a state Kafka adds later gets its own.
 const GROUP_STATES: &[&str] =
     &["Stable", "Empty", "PreparingRebalance", "CompletingRebalance", "Assigning", "Reconciling", "Dead", "Unknown"];
 
-/// One gauge family built straight into the exposition model: with tens of thousands of lag
-/// series, a registry of `GaugeVec`s costs ten times the time and memory for nothing (the
-/// families are rebuilt from scratch every evaluation anyway).
-struct Family {
-    family: MetricFamily,
-    labels: &'static [&'static str],
-}
-
-impl Family {
-    fn new(name: &str, help: &str, labels: &'static [&'static str]) -> Family {
-        let mut family = MetricFamily::default();
-        family.set_name(name.to_string());
-        family.set_help(help.to_string());
-        family.set_field_type(MetricType::GAUGE);
-        Family { family, labels }
+/// Appends every Kafka family to `out` as exposition text. With tens of thousands of lag
+/// series, protos (or a registry of `GaugeVec`s) would cost several times the text itself in
+/// memory, so each family is written in one pass straight from the snapshot.
+pub fn render(k: &KafkaSnapshot, out: &mut String) {
+    Gauge::new(out, "infrasage_kafka_brokers", "Brokers listed in the cluster metadata.", &[])
+        .sample(&[], k.brokers.len() as f64);
+    let mut g = Gauge::new(out, "infrasage_kafka_topic_partitions", "Partitions of a topic.", &["topic"]);
+    for t in &k.topics {
+        g.sample(&[(&t.name).into()], t.partitions.len() as f64);
     }
-
-    fn set(&mut self, values: &[&str], v: f64) {
-        debug_assert_eq!(values.len(), self.labels.len());
-        let mut labels: Vec<LabelPair> = self
-            .labels
-            .iter()
-            .zip(values)
-            .map(|(k, val)| {
-                let mut l = LabelPair::default();
-                l.set_name(k.to_string());
-                l.set_value(val.to_string());
-                l
-            })
-            .collect();
-        // Sorted by name, as every Prometheus client writes them.
-        labels.sort_by(|a, b| a.name().cmp(b.name()));
-        let mut g = Gauge::default();
-        g.set_value(v);
-        let mut m = Metric::default();
-        m.set_label(labels);
-        m.set_gauge(g);
-        self.family.mut_metric().push(m);
-    }
-}
-
-pub fn families(k: &KafkaSnapshot) -> Vec<MetricFamily> {
-    let mut brokers = Family::new("infrasage_kafka_brokers", "Brokers listed in the cluster metadata.", &[]);
-    brokers.set(&[], k.brokers.len() as f64);
-    let mut partitions = Family::new("infrasage_kafka_topic_partitions", "Partitions of a topic.", &["topic"]);
-    let mut rf = Family::new(
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_topic_replication_factor",
         "Replication factor of a topic (the smallest replica count of its partitions).",
         &["topic"],
     );
-    let mut retention = Family::new(
+    for t in &k.topics {
+        g.sample(&[(&t.name).into()], t.replication_factor() as f64);
+    }
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_topic_retention_seconds",
         "Effective retention.ms of a topic in seconds (the broker default where the topic sets none); +Inf for -1.",
         &["topic"],
     );
-    let mut under = Family::new(
+    for t in &k.topics {
+        if let Some(ms) = t.retention_ms {
+            let secs = if ms < 0 { f64::INFINITY } else { ms as f64 / 1000.0 };
+            g.sample(&[(&t.name).into()], secs);
+        }
+    }
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_topic_under_replicated_partitions",
         "Partitions of a topic whose in-sync replica set is smaller than its replica set.",
         &["topic"],
     );
-    let mut current = Family::new(
+    for t in &k.topics {
+        g.sample(&[(&t.name).into()], t.under_replicated() as f64);
+    }
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_topic_partition_current_offset",
         "High watermark of a partition (the offset of the next record).",
-        &["topic", "partition"],
-    );
-    let mut oldest = Family::new(
-        "infrasage_kafka_topic_partition_oldest_offset",
-        "Low watermark of a partition (the oldest offset still in the log).",
-        &["topic", "partition"],
+        &["partition", "topic"],
     );
     for t in &k.topics {
-        partitions.set(&[&t.name], t.partitions.len() as f64);
-        rf.set(&[&t.name], t.replication_factor() as f64);
-        under.set(&[&t.name], t.under_replicated() as f64);
-        if let Some(ms) = t.retention_ms {
-            let secs = if ms < 0 { f64::INFINITY } else { ms as f64 / 1000.0 };
-            retention.set(&[&t.name], secs);
-        }
         for p in &t.partitions {
-            let id = p.id.to_string();
             if let Some(h) = p.high {
-                current.set(&[&t.name, &id], h as f64);
+                g.sample(&[p.id.into(), (&t.name).into()], h as f64);
             }
+        }
+    }
+    let mut g = Gauge::new(
+        out,
+        "infrasage_kafka_topic_partition_oldest_offset",
+        "Low watermark of a partition (the oldest offset still in the log).",
+        &["partition", "topic"],
+    );
+    for t in &k.topics {
+        for p in &t.partitions {
             if let Some(l) = p.low {
-                oldest.set(&[&t.name, &id], l as f64);
+                g.sample(&[p.id.into(), (&t.name).into()], l as f64);
             }
         }
     }
 
-    let mut group_offset = Family::new(
+    // Offsets unknown this time: no offset or lag series rather than a wrong zero.
+    let known = move || k.groups.iter().filter(|g| g.offsets_error.is_none());
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_consumergroup_current_offset",
         "Committed offset of a consumer group on a partition.",
-        &["consumergroup", "topic", "partition"],
+        &["consumergroup", "partition", "topic"],
     );
-    let mut lag = Family::new(
+    for grp in known() {
+        for c in &grp.committed {
+            g.sample(&[(&grp.id).into(), c.partition.into(), (&c.topic).into()], c.offset as f64);
+        }
+    }
+    // Lag is computed once per group; its per-topic sums and uncommitted counts (a handful of
+    // series per group) are kept for the two families after it.
+    let mut sums: Vec<(&str, String, i64)> = Vec::new();
+    let mut counts: Vec<(&str, String, usize)> = Vec::new();
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_consumergroup_lag",
         "High watermark minus committed offset of a consumer group on a partition. Partitions without a commit \
          have no series (kafka_exporter's -1 there pollutes sums and alerts); they are counted in \
          infrasage_kafka_consumergroup_uncommitted_partitions.",
-        &["consumergroup", "topic", "partition"],
+        &["consumergroup", "partition", "topic"],
     );
-    let mut lag_sum = Family::new(
+    for grp in known() {
+        let l = k.lag(grp);
+        let mut by_topic: BTreeMap<&str, i64> = BTreeMap::new();
+        for p in &l.committed {
+            g.sample(&[(&grp.id).into(), p.partition.into(), (&p.topic).into()], p.lag as f64);
+            *by_topic.entry(&p.topic).or_default() += p.lag;
+        }
+        sums.extend(by_topic.into_iter().map(|(t, s)| (grp.id.as_str(), t.to_string(), s)));
+        let mut by_topic: BTreeMap<&str, usize> = BTreeMap::new();
+        for (t, _, _) in &l.uncommitted {
+            *by_topic.entry(t).or_default() += 1;
+        }
+        counts.extend(by_topic.into_iter().map(|(t, n)| (grp.id.as_str(), t.to_string(), n)));
+    }
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_consumergroup_lag_sum",
         "Sum of infrasage_kafka_consumergroup_lag of a consumer group over a topic's committed partitions.",
         &["consumergroup", "topic"],
     );
-    let mut uncommitted = Family::new(
+    for (grp, t, s) in &sums {
+        g.sample(&[(*grp).into(), t.into()], *s as f64);
+    }
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_consumergroup_uncommitted_partitions",
         "Partitions of a topic the consumer group committed to elsewhere but not on these (no lag series).",
         &["consumergroup", "topic"],
     );
-    let mut state = Family::new(
+    for (grp, t, n) in &counts {
+        g.sample(&[(*grp).into(), t.into()], *n as f64);
+    }
+    let mut g = Gauge::new(
+        out,
         "infrasage_kafka_consumergroup_state",
         "Consumer group state as a StateSet: the series of the current state is 1, the others 0.",
         &["consumergroup", "state"],
     );
-    let mut members =
-        Family::new("infrasage_kafka_consumergroup_members", "Members of a consumer group.", &["consumergroup"]);
-    for g in &k.groups {
-        let extra = (!GROUP_STATES.contains(&g.state.as_str())).then_some(g.state.as_str());
+    for grp in &k.groups {
+        let extra = (!GROUP_STATES.contains(&grp.state.as_str())).then_some(grp.state.as_str());
         for s in GROUP_STATES.iter().copied().chain(extra) {
-            state.set(&[&g.id, s], if s == g.state { 1.0 } else { 0.0 });
-        }
-        if let Some(m) = g.members {
-            members.set(&[&g.id], m as f64);
-        }
-        if g.offsets_error.is_some() {
-            // Offsets unknown this time: no series rather than a wrong zero.
-            continue;
-        }
-        for c in &g.committed {
-            group_offset.set(&[&g.id, &c.topic, &c.partition.to_string()], c.offset as f64);
-        }
-        let l = k.lag(g);
-        let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
-        for p in &l.committed {
-            lag.set(&[&g.id, &p.topic, &p.partition.to_string()], p.lag as f64);
-            *sums.entry(&p.topic).or_default() += p.lag;
-        }
-        for (t, s) in sums {
-            lag_sum.set(&[&g.id, t], s as f64);
-        }
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for (t, _, _) in &l.uncommitted {
-            *counts.entry(t).or_default() += 1;
-        }
-        for (t, n) in counts {
-            uncommitted.set(&[&g.id, t], n as f64);
+            g.sample(&[(&grp.id).into(), s.into()], if s == grp.state { 1.0 } else { 0.0 });
         }
     }
-    [
-        brokers,
-        partitions,
-        rf,
-        retention,
-        under,
-        current,
-        oldest,
-        group_offset,
-        lag,
-        lag_sum,
-        uncommitted,
-        state,
-        members,
-    ]
-    .into_iter()
-    .map(|f| f.family)
-    // An empty family would print HELP/TYPE lines with no sample.
-    .filter(|f| !f.get_metric().is_empty())
-    .collect()
+    let mut g =
+        Gauge::new(out, "infrasage_kafka_consumergroup_members", "Members of a consumer group.", &["consumergroup"]);
+    for grp in &k.groups {
+        if let Some(m) = grp.members {
+            g.sample(&[(&grp.id).into()], m as f64);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -214,29 +186,89 @@ mod tests {
     }
 
     fn text(k: &KafkaSnapshot) -> String {
-        let mut buf = Vec::new();
-        prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &families(k), &mut buf).unwrap();
-        String::from_utf8(buf).unwrap()
+        let mut out = String::new();
+        render(k, &mut out);
+        out
+    }
+
+    /// The samples as Prometheus reads them: (metric, labels, value), every one a gauge.
+    fn samples(t: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
+        let scrape = prometheus_parse::Scrape::parse(t.lines().map(|l| Ok(l.to_string()))).unwrap();
+        scrape
+            .samples
+            .into_iter()
+            .map(|s| {
+                let prometheus_parse::Value::Gauge(v) = s.value else { panic!("{} is not a gauge", s.metric) };
+                (s.metric, s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), v)
+            })
+            .collect()
+    }
+
+    fn value(t: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let want: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let found: Vec<f64> =
+            samples(t).into_iter().filter(|(m, l, _)| m == metric && *l == want).map(|(_, _, v)| v).collect();
+        assert!(found.len() <= 1, "{metric}{labels:?} twice in\n{t}");
+        found.first().copied()
     }
 
     #[test]
     fn lag_series_are_exact_and_uncommitted_partitions_have_none() {
         let t = text(&snapshot());
+        let lag = |p| {
+            value(
+                &t,
+                "infrasage_kafka_consumergroup_lag",
+                &[("consumergroup", "g"), ("partition", p), ("topic", "events")],
+            )
+        };
+        assert_eq!(lag("0"), Some(40.0), "{t}");
+        assert_eq!(lag("1"), Some(0.0));
+        assert_eq!(lag("2"), None);
+        assert!(t.contains(r#"infrasage_kafka_consumergroup_lag{consumergroup="g",partition="0",topic="events"} 40"#));
+        let gt = [("consumergroup", "g"), ("topic", "events")];
+        assert_eq!(value(&t, "infrasage_kafka_consumergroup_lag_sum", &gt), Some(40.0));
+        assert_eq!(value(&t, "infrasage_kafka_consumergroup_uncommitted_partitions", &gt), Some(1.0));
+        assert_eq!(
+            value(
+                &t,
+                "infrasage_kafka_consumergroup_current_offset",
+                &[("consumergroup", "g"), ("partition", "1"), ("topic", "events")]
+            ),
+            Some(40.0)
+        );
+        // Written as the text format spells it; Prometheus and the parser read +Inf.
+        assert!(t.contains("infrasage_kafka_topic_retention_seconds{topic=\"events\"} +Inf\n"), "{t}");
+        assert_eq!(value(&t, "infrasage_kafka_topic_retention_seconds", &[("topic", "events")]), Some(f64::INFINITY));
+        assert_eq!(value(&t, "infrasage_kafka_topic_under_replicated_partitions", &[("topic", "events")]), Some(3.0));
+        assert_eq!(value(&t, "infrasage_kafka_topic_partitions", &[("topic", "events")]), Some(3.0));
+        assert_eq!(value(&t, "infrasage_kafka_topic_replication_factor", &[("topic", "events")]), Some(3.0));
+        let mark = |m, p| value(&t, m, &[("partition", p), ("topic", "events")]);
+        assert_eq!(mark("infrasage_kafka_topic_partition_current_offset", "1"), Some(40.0));
+        assert_eq!(mark("infrasage_kafka_topic_partition_oldest_offset", "1"), Some(5.0));
+        assert_eq!(value(&t, "infrasage_kafka_brokers", &[]), Some(1.0));
+        let state = |s| value(&t, "infrasage_kafka_consumergroup_state", &[("consumergroup", "g"), ("state", s)]);
+        assert_eq!(state("Empty"), Some(1.0));
+        assert_eq!(state("Stable"), Some(0.0));
+        assert_eq!(samples(&t).iter().filter(|(m, _, _)| m == "infrasage_kafka_consumergroup_state").count(), 8);
+        // One HELP and one TYPE line per family, each family's samples together.
+        for family in ["infrasage_kafka_consumergroup_lag", "infrasage_kafka_topic_partition_current_offset"] {
+            assert_eq!(t.matches(&format!("# TYPE {family} gauge\n")).count(), 1, "{t}");
+            assert_eq!(t.matches(&format!("# HELP {family} ")).count(), 1);
+        }
+        assert_eq!(samples(&t).len(), t.lines().filter(|l| !l.starts_with('#')).count());
+    }
+
+    #[test]
+    fn a_state_kafka_adds_later_gets_its_own_series() {
+        let mut k = snapshot();
+        k.groups[0].state = "Rebalancing\"Soon\"".into();
+        let t = text(&k);
         assert!(
-            t.contains(r#"infrasage_kafka_consumergroup_lag{consumergroup="g",partition="0",topic="events"} 40"#),
+            t.contains(r#"infrasage_kafka_consumergroup_state{consumergroup="g",state="Rebalancing\"Soon\""} 1"#),
             "{t}"
         );
-        assert!(t.contains(r#"infrasage_kafka_consumergroup_lag{consumergroup="g",partition="1",topic="events"} 0"#));
-        assert!(!t.contains(r#"infrasage_kafka_consumergroup_lag{consumergroup="g",partition="2""#));
-        assert!(t.contains(r#"infrasage_kafka_consumergroup_lag_sum{consumergroup="g",topic="events"} 40"#));
-        assert!(
-            t.contains(r#"infrasage_kafka_consumergroup_uncommitted_partitions{consumergroup="g",topic="events"} 1"#)
-        );
-        // The prometheus crate writes +Inf as `inf`, which Prometheus parses (Go's ParseFloat).
-        assert!(t.contains(r#"infrasage_kafka_topic_retention_seconds{topic="events"} inf"#), "{t}");
-        assert!(t.contains(r#"infrasage_kafka_topic_under_replicated_partitions{topic="events"} 3"#));
-        assert!(t.contains(r#"infrasage_kafka_consumergroup_state{consumergroup="g",state="Empty"} 1"#));
-        assert!(t.contains(r#"infrasage_kafka_consumergroup_state{consumergroup="g",state="Stable"} 0"#));
+        assert!(t.contains(r#"infrasage_kafka_consumergroup_state{consumergroup="g",state="Empty"} 0"#));
     }
 
     #[test]
@@ -244,8 +276,9 @@ mod tests {
         let mut k = snapshot();
         k.groups[0].offsets_error = Some("NotCoordinator".into());
         let t = text(&k);
-        assert!(!t.contains("infrasage_kafka_consumergroup_lag{"), "{t}");
-        assert!(t.contains(r#"infrasage_kafka_consumergroup_members{consumergroup="g"} 0"#));
+        assert!(!t.contains("infrasage_kafka_consumergroup_lag"), "{t}");
+        assert!(!t.contains("infrasage_kafka_consumergroup_current_offset"), "{t}");
+        assert_eq!(value(&t, "infrasage_kafka_consumergroup_members", &[("consumergroup", "g")]), Some(0.0));
     }
 
     #[test]
@@ -255,5 +288,7 @@ mod tests {
         k.groups.clear();
         let t = text(&k);
         assert!(!t.contains("events") && !t.contains("consumergroup=\"g\""), "{t}");
+        // Families without a sample print no HELP/TYPE lines either.
+        assert_eq!(t, "# HELP infrasage_kafka_brokers Brokers listed in the cluster metadata.\n# TYPE infrasage_kafka_brokers gauge\ninfrasage_kafka_brokers 1\n");
     }
 }
