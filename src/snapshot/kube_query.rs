@@ -9,7 +9,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::kubernetes::{ComponentSelector, KubeSnapshot, WorkloadKind};
+use super::kubernetes::{ComponentSelector, KubeKind, KubeSnapshot};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 /// The InfraSage components of CATALOGUE.md. The first four are the "service workloads".
@@ -224,17 +224,17 @@ impl KubeSnapshot {
             let scope: std::collections::HashSet<&str> = self.scope.namespaces.iter().map(String::as_str).collect();
             let mut at = Vec::new();
             let counts = [
-                (WorkloadKind::Deployment, self.deployments.len()),
-                (WorkloadKind::StatefulSet, self.stateful_sets.len()),
-                (WorkloadKind::DaemonSet, self.daemon_sets.len()),
-                (WorkloadKind::CronJob, self.cron_jobs.len()),
-                (WorkloadKind::Job, self.jobs.len()),
-                (WorkloadKind::Pod, self.pods.len()),
+                (KubeKind::Deployment, self.deployments.len()),
+                (KubeKind::StatefulSet, self.stateful_sets.len()),
+                (KubeKind::DaemonSet, self.daemon_sets.len()),
+                (KubeKind::CronJob, self.cron_jobs.len()),
+                (KubeKind::Job, self.jobs.len()),
+                (KubeKind::Pod, self.pods.len()),
             ];
             for (kind, n) in counts {
                 for i in 0..n {
                     let w = self.workload_at(kind, i);
-                    let owned = matches!(kind, WorkloadKind::Job | WorkloadKind::Pod) && has_owner(w.meta);
+                    let owned = matches!(kind, KubeKind::Job | KubeKind::Pod) && has_owner(w.meta);
                     if !owned && scope.contains(w.namespace()) {
                         at.push((kind, i));
                     }
@@ -245,9 +245,9 @@ impl KubeSnapshot {
         index.iter().map(|&(kind, i)| self.workload_at(kind, i)).collect()
     }
 
-    fn workload_at(&self, kind: WorkloadKind, i: usize) -> Workload<'_> {
+    fn workload_at(&self, kind: KubeKind, i: usize) -> Workload<'_> {
         match kind {
-            WorkloadKind::Deployment => {
+            KubeKind::Deployment => {
                 let d = &self.deployments[i];
                 let spec = d.spec.as_ref();
                 Workload {
@@ -260,7 +260,7 @@ impl KubeSnapshot {
                     claim_templates: &[],
                 }
             }
-            WorkloadKind::StatefulSet => {
+            KubeKind::StatefulSet => {
                 let s = &self.stateful_sets[i];
                 let spec = s.spec.as_ref();
                 Workload {
@@ -273,7 +273,7 @@ impl KubeSnapshot {
                     claim_templates: spec.and_then(|s| s.volume_claim_templates.as_deref()).unwrap_or(&[]),
                 }
             }
-            WorkloadKind::DaemonSet => {
+            KubeKind::DaemonSet => {
                 let d = &self.daemon_sets[i];
                 let spec = d.spec.as_ref();
                 Workload {
@@ -286,7 +286,7 @@ impl KubeSnapshot {
                     claim_templates: &[],
                 }
             }
-            WorkloadKind::CronJob => {
+            KubeKind::CronJob => {
                 let c = &self.cron_jobs[i];
                 let tmpl = c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()).map(|j| &j.template);
                 Workload {
@@ -299,7 +299,7 @@ impl KubeSnapshot {
                     claim_templates: &[],
                 }
             }
-            WorkloadKind::Job => {
+            KubeKind::Job => {
                 let j = &self.jobs[i];
                 let tmpl = j.spec.as_ref().map(|s| &s.template);
                 Workload {
@@ -312,7 +312,7 @@ impl KubeSnapshot {
                     claim_templates: &[],
                 }
             }
-            WorkloadKind::Pod => {
+            KubeKind::Pod => {
                 let p = &self.pods[i];
                 Workload {
                     kind: "Pod",
@@ -324,6 +324,7 @@ impl KubeSnapshot {
                     claim_templates: &[],
                 }
             }
+            other => unreachable!("{other:?} runs no pods: the index holds workload kinds only"),
         }
     }
 

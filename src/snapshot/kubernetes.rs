@@ -203,21 +203,11 @@ pub struct KubeSnapshot {
     pub workload_index: WorkloadIndex,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkloadKind {
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    CronJob,
-    Job,
-    Pod,
-}
-
 #[derive(Debug, Default)]
-pub struct WorkloadIndex(std::sync::OnceLock<Vec<(WorkloadKind, usize)>>);
+pub struct WorkloadIndex(std::sync::OnceLock<Vec<(KubeKind, usize)>>);
 
 impl WorkloadIndex {
-    pub fn get_or_init(&self, f: impl FnOnce() -> Vec<(WorkloadKind, usize)>) -> &[(WorkloadKind, usize)] {
+    pub fn get_or_init(&self, f: impl FnOnce() -> Vec<(KubeKind, usize)>) -> &[(KubeKind, usize)] {
         self.0.get_or_init(f)
     }
 }
