@@ -72,6 +72,20 @@ pub struct KubernetesConfig {
     /// Component → label selector `key=value,...`; defaults are `app.kubernetes.io/name=<name>`.
     #[serde(default)]
     pub components: BTreeMap<String, String>,
+    /// Caps on what the manifest loader reads: a file (or stdin) larger than this is refused.
+    #[serde(default = "default_max_manifest_bytes")]
+    pub max_manifest_bytes: u64,
+    /// Caps the nesting of one manifest document (mappings and sequences).
+    #[serde(default = "default_max_manifest_depth")]
+    pub max_manifest_depth: usize,
+}
+
+fn default_max_manifest_bytes() -> u64 {
+    16 * 1024 * 1024
+}
+
+fn default_max_manifest_depth() -> usize {
+    100
 }
 
 fn default_namespaces() -> Vec<String> {

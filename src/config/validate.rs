@@ -126,6 +126,12 @@ impl Validator {
     }
 
     fn kubernetes(&mut self, k: &KubernetesConfig) {
+        if k.max_manifest_bytes == 0 {
+            self.err("kubernetes.max_manifest_bytes", "must be at least 1");
+        }
+        if k.max_manifest_depth < 2 {
+            self.err("kubernetes.max_manifest_depth", "must be at least 2 (an object holds mappings)");
+        }
         if k.namespaces.is_empty() {
             self.err("kubernetes.namespaces", "names no namespace");
         }
