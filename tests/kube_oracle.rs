@@ -239,6 +239,13 @@ fn judge(c: &Cluster, path: &Path) -> Vec<String> {
     let (ok, stdout, stderr) =
         c.kubectl(&["apply", "--dry-run=server", "-o", "json", "-n", NS, "-f", path.to_str().unwrap()]);
     let mut problems = Vec::new();
+    let said = if ok { "accepted".to_string() } else { format!("refused ({})", stderr.lines().next().unwrap_or("")) };
+    eprintln!(
+        "{}: server {said}; loader: {} warnings {:?}",
+        path.file_name().unwrap().to_string_lossy(),
+        warnings.len(),
+        warnings.first()
+    );
     // Duplicates kubectl takes silently (the later wins) are the loader's warnings only.
     let unexpected: Vec<&String> =
         warnings.iter().filter(|w| !w.contains("is also defined in") && !w.contains("given twice")).collect();
@@ -372,6 +379,7 @@ fn corpus() -> Vec<(&'static str, String)> {
         ("pdb-policy-v1beta1", "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: { name: old }\nspec: { minAvailable: 1, selector: { matchLabels: { a: b } } }\n".into()),
         ("no-name", "apiVersion: v1\nkind: ConfigMap\nmetadata: { labels: { a: b } }\n".into()),
         ("keys-that-resolve", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cm, labels: { yes: a, 1: b } }\ndata: { on: x, ~: y, 0x10: z }\n".into()),
+        ("keys-that-resolve-valid", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cm, labels: { yes: a, 1: b, 0x10: c, 1.5: d } }\ndata: { on: x, off: z, 0755: w }\n".into()),
         ("intorstring-octal", "apiVersion: v1\nkind: Service\nmetadata: { name: s }\nspec: { ports: [ { port: 0x50, targetPort: 010 } ] }\n".into()),
     ]
 }

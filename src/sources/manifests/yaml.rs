@@ -288,8 +288,8 @@ fn key_string(v: &Value) -> Result<String, String> {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Null => "null".to_string(),
-        _ => return Err("unsupported map key".to_string()),
+        // sigs.k8s.io/yaml refuses a null key and a collection as a key.
+        _ => return Err("unsupported map key (null or a collection)".to_string()),
     })
 }
 
