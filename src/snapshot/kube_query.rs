@@ -9,6 +9,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
+pub use super::kube_env::{EnvValue, ResolvedEnv};
 use super::kubernetes::{ComponentSelector, KubeKind, KubeSnapshot};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
@@ -121,58 +122,6 @@ impl<'a> Workload<'a> {
     }
     pub fn template_labels(&self) -> &'a BTreeMap<String, String> {
         self.pod_labels.unwrap_or_else(|| Workload::labels_empty())
-    }
-}
-
-/// A resolved environment variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnvValue {
-    Literal(String),
-    /// From a ConfigMap key; `value` is None where the ConfigMap or key is not in the snapshot.
-    ConfigMap {
-        name: String,
-        key: String,
-        value: Option<String>,
-    },
-    /// From a Secret; the value is never resolved here.
-    Secret {
-        name: String,
-        key: String,
-    },
-    /// fieldRef, resourceFieldRef and the like.
-    Other,
-}
-
-impl EnvValue {
-    /// The text the process would see, where the snapshot can tell without reading a Secret.
-    pub fn plain_text(&self) -> Option<&str> {
-        match self {
-            EnvValue::Literal(s) => Some(s),
-            EnvValue::ConfigMap { value, .. } => value.as_deref(),
-            _ => None,
-        }
-    }
-    pub fn describe(&self) -> String {
-        match self {
-            EnvValue::Literal(_) => "a literal value".to_string(),
-            EnvValue::ConfigMap { name, key, .. } => format!("ConfigMap {name} key {key}"),
-            EnvValue::Secret { name, key } => format!("Secret {name} key {key}"),
-            EnvValue::Other => "a field reference".to_string(),
-        }
-    }
-}
-
-/// A container's environment as the kubelet builds it.
-#[derive(Debug, Clone, Default)]
-pub struct ResolvedEnv {
-    pub vars: BTreeMap<String, EnvValue>,
-    /// envFrom sources whose keys could not be listed (object absent from the snapshot).
-    pub opaque_sources: Vec<String>,
-}
-
-impl ResolvedEnv {
-    pub fn get(&self, name: &str) -> Option<&EnvValue> {
-        self.vars.get(name)
     }
 }
 
@@ -391,66 +340,6 @@ impl KubeSnapshot {
             .find(|c| namespace_of(&c.metadata) == namespace && name_of(&c.metadata) == name)
             .and_then(|c| c.data.as_ref())
             .and_then(|d| d.get(key).cloned())
-    }
-
-    /// The env of a container as the kubelet resolves it: envFrom sources in order (later
-    /// wins), then `env` entries over them (later duplicates win).
-    pub fn resolve_env(&self, namespace: &str, c: &Container) -> ResolvedEnv {
-        let mut env = ResolvedEnv::default();
-        for from in c.env_from.iter().flatten() {
-            let prefix = from.prefix.as_deref().unwrap_or("");
-            if let Some(cm) = &from.config_map_ref {
-                match self
-                    .config_maps
-                    .iter()
-                    .find(|m| namespace_of(&m.metadata) == namespace && name_of(&m.metadata) == cm.name)
-                {
-                    Some(m) => {
-                        for (k, v) in m.data.iter().flatten() {
-                            env.vars.insert(
-                                format!("{prefix}{k}"),
-                                EnvValue::ConfigMap { name: cm.name.clone(), key: k.clone(), value: Some(v.clone()) },
-                            );
-                        }
-                    }
-                    None => env.opaque_sources.push(format!("ConfigMap {}", cm.name)),
-                }
-            }
-            if let Some(sr) = &from.secret_ref {
-                match self.secret(namespace, &sr.name) {
-                    Some(s) => {
-                        for k in s.data.keys() {
-                            env.vars.insert(
-                                format!("{prefix}{k}"),
-                                EnvValue::Secret { name: sr.name.clone(), key: k.clone() },
-                            );
-                        }
-                    }
-                    None => env.opaque_sources.push(format!("Secret {}", sr.name)),
-                }
-            }
-        }
-        for var in c.env.iter().flatten() {
-            let value = match (&var.value, &var.value_from) {
-                (_, Some(from)) => {
-                    if let Some(r) = &from.config_map_key_ref {
-                        EnvValue::ConfigMap {
-                            name: r.name.clone(),
-                            key: r.key.clone(),
-                            value: self.config_map_value(namespace, &r.name, &r.key),
-                        }
-                    } else if let Some(r) = &from.secret_key_ref {
-                        EnvValue::Secret { name: r.name.clone(), key: r.key.clone() }
-                    } else {
-                        EnvValue::Other
-                    }
-                }
-                (Some(v), None) => EnvValue::Literal(v.clone()),
-                (None, None) => EnvValue::Literal(String::new()),
-            };
-            env.vars.insert(var.name.clone(), value);
-        }
-        env
     }
 
     pub fn secret(&self, namespace: &str, name: &str) -> Option<&super::SecretObject> {

@@ -4,6 +4,7 @@
 pub mod clickhouse;
 pub mod http;
 pub mod kafka;
+pub mod kube_env;
 pub mod kube_query;
 pub mod kubernetes;
 
