@@ -23,7 +23,7 @@ pub static ITEMS: &[Item] = &[
         automation: Automated,
         sources: &[Kubernetes],
         rule: "every ClickHouse workload's data volume comes from a PVC (claim or volumeClaimTemplate); no emptyDir/hostPath is mounted at the data path",
-        params: &[p("data_path", ParamKind::String, r#""/var/lib/clickhouse""#, "mount path of the ClickHouse data directory")],
+        params: &[p("data_path", ParamKind::String, r#""""#, "mount path of the ClickHouse data directory; empty: the path the server's config in a ConfigMap sets, else the image's layout (/var/lib/clickhouse, Bitnami /bitnami/clickhouse)")],
         anchor: "infrastructure",
     },
     Item {

@@ -10,7 +10,8 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::common::{main_containers, namespaces_text, no_component, scope_ref};
+use super::clickhouse_layout::{data_dir, server_containers};
+use super::common::{namespaces_text, no_component, scope_ref};
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{label_selector_matches, name_of, namespace_of, object_ref};
@@ -23,34 +24,75 @@ const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
 
 pub fn clickhouse_persistent_volumes(ctx: &CheckCtx) -> CheckResult {
     let k = ctx.snapshot.kube()?;
-    let data_path = ctx.params.str("data_path")?;
+    let configured = ctx.params.str("data_path")?;
     let workloads = k.component_workloads(Component::Clickhouse);
     if workloads.is_empty() {
         return Err(no_component(k, Component::Clickhouse));
     }
     let mut findings = Vec::new();
+    let mut paths = BTreeSet::new();
     let mut checked = 0;
     for w in &workloads {
-        let mut mounted = false;
-        for c in main_containers(w) {
-            let Some(m) = mount_holding(c, data_path) else { continue };
-            mounted = true;
+        for c in server_containers(w) {
+            let dir = data_dir(k, w, c, Some(configured));
             checked += 1;
-            if let Some(problem) = volume_problem(w, &m.name) {
+            paths.insert(dir.path.clone());
+            let what = format!("{} at {} ({})", dir.role.human(), dir.path, dir.known_from);
+            match mount_holding(c, &dir.path) {
+                None => findings.push(Finding::new(
+                    w.container_ref(c, false),
+                    format!("nothing mounted at {}: {what} lives in the container's writable layer", dir.path),
+                )),
+                Some(m) => {
+                    if let Some(problem) = volume_problem(w, &m.name) {
+                        findings.push(Finding::new(
+                            w.container_ref(c, false),
+                            format!(
+                                "volume {} mounted at {} {problem}: {what} is lost with the pod",
+                                m.name, m.mount_path
+                            ),
+                        ));
+                    }
+                }
+            }
+            for m in ephemeral_mounts_under(w, c, &dir.path) {
                 findings.push(Finding::new(
                     w.container_ref(c, false),
-                    format!("volume {} mounted at {} {problem}", m.name, m.mount_path),
+                    format!(
+                        "volume {} ({}) mounted at {} inside the {what}: what is written there is lost with the pod",
+                        m.name,
+                        w.pod_volume(&m.name).map(volume_type).unwrap_or_else(|| "undefined".to_string()),
+                        m.mount_path
+                    ),
                 ));
             }
         }
-        if !mounted {
-            findings.push(Finding::new(
-                w.object(),
-                format!("nothing mounted at {data_path}: data lives in the container's writable layer"),
-            ));
-        }
     }
-    Ok(Outcome::from_findings(findings, format!("{checked} ClickHouse data volumes at {data_path} are PVC-backed")))
+    let paths: Vec<_> = paths.into_iter().collect();
+    Ok(Outcome::from_findings(
+        findings,
+        format!("{checked} ClickHouse data volumes at {} are PVC-backed", paths.join(", ")),
+    ))
+}
+
+/// Mounts below `path` (not at it) whose volume does not outlive the pod. ClickHouse's
+/// `tmp` (the default `tmp_path`) holds only query spill files, so scratch space there is fine.
+fn ephemeral_mounts_under<'a>(w: &Workload, c: &'a Container, path: &str) -> Vec<&'a VolumeMount> {
+    let path = path.trim_end_matches('/');
+    c.volume_mounts
+        .iter()
+        .flatten()
+        .filter(|m| {
+            let mp = m.mount_path.trim_end_matches('/');
+            mp.starts_with(&format!("{path}/")) && mp != format!("{path}/tmp")
+        })
+        .filter(|m| match w.pod_volume(&m.name) {
+            Some(v) => {
+                v.empty_dir.is_some() || v.host_path.is_some() || v.ephemeral.is_some() || volume_type(v) == "emptyDir"
+            }
+            None => !w.claim_templates.iter().any(|t| name_of(&t.metadata) == m.name),
+        })
+        .collect()
 }
 
 /// The mount that holds `path`: the deepest one at the path or at a parent directory of it.
@@ -72,8 +114,7 @@ fn volume_problem(w: &Workload, name: &str) -> Option<String> {
     if w.claim_templates.iter().any(|t| name_of(&t.metadata) == name) {
         return None;
     }
-    let volume = w.pod_spec.and_then(|s| s.volumes.as_ref()).and_then(|vs| vs.iter().find(|v| v.name == name));
-    match volume {
+    match w.pod_volume(name) {
         None => Some("is not defined in the pod spec".to_string()),
         Some(v) if v.persistent_volume_claim.is_some() => None,
         Some(v) => Some(format!("is {}, not a PersistentVolumeClaim", volume_type(v))),
@@ -750,8 +791,131 @@ mod tests {
             .build();
         let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), sts));
         assert_eq!(o.status, Status::Fail);
-        assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse"]);
-        assert!(o.findings[0].message.starts_with("nothing mounted at /var/lib/clickhouse"));
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse container clickhouse"]);
+        assert!(o.findings[0].message.starts_with("nothing mounted at /var/lib/clickhouse"), "{o:?}");
+    }
+
+    fn image(c: ContainerB, image: &str) -> ContainerB {
+        let mut c = c;
+        c.0.image = Some(image.into());
+        c
+    }
+
+    #[test]
+    fn the_bitnami_layout_is_read_from_the_image() {
+        let bitnami = |mount: &str| {
+            clickhouse()
+                .container(
+                    image(container("clickhouse"), "docker.io/bitnami/clickhouse:25.3.2")
+                        .resources("2", "16Gi")
+                        .mount("data", mount),
+                )
+                .claim_template("data", Some("gp3-wait"), "100Gi")
+                .build()
+        };
+        let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), bitnami("/bitnami/clickhouse")));
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert_eq!(o.reason.as_deref(), Some("1 ClickHouse data volumes at /bitnami/clickhouse are PVC-backed"));
+        let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), bitnami("/var/lib/clickhouse")));
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.findings[0].message.contains("nothing mounted at /bitnami/clickhouse: ClickHouse data at /bitnami/clickhouse (the Bitnami image's layout)"), "{o:?}");
+        // A path set for the item wins over the layout.
+        let o = run_with(
+            "clickhouse_persistent_volumes",
+            replace_sts(good_stack(), bitnami("/var/lib/clickhouse")),
+            &[("data_path", json!("/var/lib/clickhouse"))],
+        );
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+    }
+
+    #[test]
+    fn the_servers_own_config_in_a_config_map_names_the_path() {
+        let mut k = good_stack();
+        k.config_maps.push(config_map(
+            "ch-config",
+            &[
+                ("10-disks.xml", "<clickhouse><storage_configuration><disks><d><path>/elsewhere/</path></d></disks></storage_configuration></clickhouse>"),
+                ("20-path.xml", "<clickhouse><path>/data/ch/</path></clickhouse>"),
+            ],
+        ));
+        let mut sts = clickhouse()
+            .container(
+                container("clickhouse")
+                    .resources("2", "16Gi")
+                    .mount("data", "/var/lib/clickhouse")
+                    .mount("config", "/etc/clickhouse-server/config.d"),
+            )
+            .claim_template("data", Some("gp3-wait"), "100Gi")
+            .build();
+        let spec = sts.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+        spec.volumes
+            .get_or_insert_with(Vec::new)
+            .push(serde_json::from_value(json!({"name": "config", "configMap": {"name": "ch-config"}})).unwrap());
+        let o = run("clickhouse_persistent_volumes", replace_sts(k, sts));
+        assert_eq!(o.status, Status::Fail);
+        assert!(
+            o.findings[0].message.contains(
+                "nothing mounted at /data/ch: ClickHouse data at /data/ch (20-path.xml in ConfigMap ch-config)"
+            ),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn scratch_space_inside_the_data_dir_loses_data_but_tmp_does_not() {
+        let sts = clickhouse()
+            .container(
+                container("clickhouse")
+                    .resources("2", "16Gi")
+                    .mount("data", "/var/lib/clickhouse")
+                    .mount("store", "/var/lib/clickhouse/store")
+                    .mount("tmp", "/var/lib/clickhouse/tmp"),
+            )
+            .claim_template("data", Some("gp3-wait"), "100Gi")
+            .volume_empty_dir("store")
+            .volume_empty_dir("tmp")
+            .build();
+        let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), sts));
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.findings.len(), 1, "{o:?}");
+        assert!(
+            o.findings[0].message.starts_with("volume store (emptyDir) mounted at /var/lib/clickhouse/store"),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn keeper_is_judged_as_keeper_and_backup_sidecars_are_not_servers() {
+        let keeper = stateful_set("clickhouse-keeper")
+            .app("clickhouse")
+            .toleration("dedicated", "infrasage")
+            .container(
+                image(container("keeper"), "clickhouse/clickhouse-keeper:25.8")
+                    .resources("1", "2Gi")
+                    .mount("coord", "/var/lib/clickhouse-keeper"),
+            )
+            .claim_template("coord", Some("gp3-wait"), "10Gi")
+            .build();
+        let mut k = good_stack();
+        k.stateful_sets.push(keeper);
+        let o = run("clickhouse_persistent_volumes", k.clone());
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse-keeper container keeper"]);
+        assert!(
+            o.findings[0].message.contains(
+                "ClickHouse Keeper coordination data at /var/lib/clickhouse (the official Keeper image's layout)"
+            ),
+            "{o:?}"
+        );
+        let sidecar = clickhouse()
+            .container(container("clickhouse").resources("2", "16Gi").mount("data", "/var/lib/clickhouse"))
+            .container(
+                image(container("clickhouse-backup"), "altinity/clickhouse-backup:2.6").resources("100m", "128Mi"),
+            )
+            .claim_template("data", Some("gp3-wait"), "100Gi")
+            .build();
+        let o = run("clickhouse_persistent_volumes", replace_sts(good_stack(), sidecar));
+        assert_eq!(o.status, Status::Pass, "{o:?}");
     }
 
     #[test]

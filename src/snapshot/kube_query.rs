@@ -116,6 +116,11 @@ impl<'a> Workload<'a> {
         let what = if init { "init container" } else { "container" };
         format!("{} {what} {}", self.object(), c.name)
     }
+    /// The pod volume of that name.
+    pub fn pod_volume(&self, name: &str) -> Option<&'a k8s_openapi::api::core::v1::Volume> {
+        self.pod_spec.and_then(|s| s.volumes.as_deref()).and_then(|vs| vs.iter().find(|v| v.name == name))
+    }
+
     pub fn labels_empty() -> &'static BTreeMap<String, String> {
         static EMPTY: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
         EMPTY.get_or_init(BTreeMap::new)
