@@ -84,6 +84,34 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// A rule where some objects could not be judged: any finding fails (the undecided ones
+    /// named in the reason); with none, undecided objects make it an `error` listing them,
+    /// never a pass.
+    pub fn from_findings_or_undecided(
+        findings: Vec<Finding>,
+        undecided: Vec<Finding>,
+        pass_reason: impl Into<String>,
+    ) -> Self {
+        if !findings.is_empty() {
+            let mut o = Outcome::from_findings(findings, "");
+            if !undecided.is_empty() {
+                o.reason = o.reason.map(|r| format!("{r} ({} more could not be decided)", undecided.len()));
+            }
+            return o;
+        }
+        match undecided.len() {
+            0 => Outcome::pass(pass_reason),
+            1 => Outcome { status: Status::Error, reason: Some(undecided[0].message.clone()), findings: undecided },
+            n => Outcome {
+                status: Status::Error,
+                reason: Some(format!("{n} objects could not be decided; first: {}", undecided[0].message)),
+                findings: undecided,
+            },
+        }
+    }
+}
+
 /// Why an item could not be decided: its evidence is missing (`skipped`) or broken (`error`).
 /// Checks return it through `?` from the snapshot accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,13 +8,14 @@ use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaimSpec, PodSpec, Toleration, Volume, VolumeMount};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::clickhouse_layout::{data_dir, server_containers};
 use super::common::{namespaces_text, no_component, scope_ref};
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
-use crate::snapshot::kube_query::{label_selector_matches, name_of, namespace_of, object_ref};
+use crate::snapshot::kube_query::{label_selector_matches, name_of, namespace_of, object_ref, ClassLookup};
 use crate::snapshot::kubernetes::KubeOrigin;
 use crate::snapshot::{Component, Workload};
 
@@ -508,10 +509,14 @@ pub fn pdb_clickhouse_kafka(ctx: &CheckCtx) -> CheckResult {
             }
             for p in pdbs {
                 let object = object_ref("PodDisruptionBudget", &p.metadata);
-                if p.spec.as_ref().is_some_and(|s| allows_no_disruption(s, w.replicas))
-                    && reported.insert(object.clone())
-                {
+                let Some(spec) = p.spec.as_ref() else { continue };
+                if allows_no_disruption(spec, w.replicas) && reported.insert(object.clone()) {
                     findings.push(Finding::new(object, "allows no voluntary disruption: node drains block forever"));
+                } else if sets_no_budget(spec) && reported.insert(object.clone()) {
+                    findings.push(Finding::new(
+                        object,
+                        "sets neither minAvailable nor maxUnavailable: it allows every eviction and protects nothing",
+                    ));
                 }
             }
         }
@@ -531,6 +536,12 @@ pub fn pdb_clickhouse_kafka(ctx: &CheckCtx) -> CheckResult {
             present.join("/")
         ),
     ))
+}
+
+/// A PDB with neither field expects no healthy pods (the disruption controller's
+/// `getExpectedPodCount`), so it allows every eviction.
+fn sets_no_budget(spec: &PodDisruptionBudgetSpec) -> bool {
+    spec.min_available.is_none() && spec.max_unavailable.is_none()
 }
 
 /// Whether a PDB can never allow an eviction. Percentages scale as the disruption controller
@@ -575,18 +586,20 @@ pub fn node_isolation(ctx: &CheckCtx) -> CheckResult {
     if workloads.is_empty() {
         return Err(Undecided::skipped(format!("no workloads in namespaces {}", namespaces_text(k))));
     }
-    let findings: Vec<Finding> = workloads
-        .iter()
-        .filter(|w| !w.pod_spec.is_some_and(|s| is_isolated(s, key, value)))
-        .map(|w| {
-            Finding::new(
-                w.object(),
-                format!(
-                    "no nodeSelector, required node affinity or toleration of {key}={value}: it can land on any node"
-                ),
-            )
-        })
-        .collect();
+    let mut findings = Vec::new();
+    for w in &workloads {
+        let Some(spec) = w.pod_spec else { continue };
+        if is_isolated(spec, key, value) {
+            continue;
+        }
+        let mut message =
+            format!("no nodeSelector, required node affinity or toleration of {key}={value}: it can land on any node");
+        let notes = isolating_nothing(spec);
+        if !notes.is_empty() {
+            message = format!("{message} ({})", notes.join("; "));
+        }
+        findings.push(Finding::new(w.object(), message));
+    }
     Ok(Outcome::from_findings(
         findings,
         format!(
@@ -596,24 +609,62 @@ pub fn node_isolation(ctx: &CheckCtx) -> CheckResult {
     ))
 }
 
+/// Node labels every node carries in some value: a selector on them alone picks an operating
+/// system or a CPU, not a pool.
+const GENERIC_NODE_LABELS: [&str; 4] =
+    ["kubernetes.io/os", "kubernetes.io/arch", "beta.kubernetes.io/os", "beta.kubernetes.io/arch"];
+
+fn picks_a_pool(key: &str) -> bool {
+    !GENERIC_NODE_LABELS.contains(&key)
+}
+
 fn is_isolated(spec: &PodSpec, key: &str, value: &str) -> bool {
-    let selector = spec.node_selector.as_ref().is_some_and(|s| !s.is_empty());
+    let selector = spec.node_selector.iter().flatten().any(|(k, _)| picks_a_pool(k));
+    // Terms are ORed: every one of them must pin the pod somewhere.
     let affinity = spec
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
         .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
-        .is_some_and(|r| !r.node_selector_terms.is_empty());
+        .is_some_and(|r| {
+            !r.node_selector_terms.is_empty()
+                && r.node_selector_terms.iter().all(|t| {
+                    t.match_expressions.iter().flatten().any(|e| picks_a_pool(&e.key))
+                        || t.match_fields.as_ref().is_some_and(|f| !f.is_empty())
+                })
+        });
     let tolerates = spec.tolerations.iter().flatten().any(|t| tolerates(t, key, value));
     selector || affinity || tolerates
 }
 
-/// Whether a toleration covers the taint `key=value`. The taint's effect is not known here,
-/// so the toleration's effect is not compared.
+/// Why what a pod spec does set isolates nothing, for the finding.
+fn isolating_nothing(spec: &PodSpec) -> Vec<String> {
+    let mut notes = Vec::new();
+    let generic: Vec<&str> = spec.node_selector.iter().flatten().map(|(k, _)| k.as_str()).collect();
+    if !generic.is_empty() {
+        notes.push(format!("nodeSelector on {} alone matches every node of that kind", generic.join(", ")));
+    }
+    if spec
+        .tolerations
+        .iter()
+        .flatten()
+        .any(|t| t.operator.as_deref() == Some("Exists") && t.key.as_deref().unwrap_or("").is_empty())
+    {
+        notes.push(
+            "a toleration with operator Exists and no key tolerates every taint, so it keeps the pod off no node"
+                .to_string(),
+        );
+    }
+    notes
+}
+
+/// Whether a toleration is one of the dedicated taint `key=value`. The taint's effect is not
+/// known here, so the toleration's effect is not compared. One with `operator: Exists` and no
+/// key tolerates every taint: it says nothing of a dedicated pool.
 fn tolerates(t: &Toleration, key: &str, value: &str) -> bool {
     let t_key = t.key.as_deref().unwrap_or("");
     match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => t_key.is_empty() || t_key == key,
+        "Exists" => t_key == key,
         "Equal" => t_key == key && t.value.as_deref().unwrap_or("") == value,
         _ => false,
     }
@@ -623,15 +674,19 @@ fn tolerates(t: &Toleration, key: &str, value: &str) -> bool {
 
 pub fn pvc_wait_for_first_consumer(ctx: &CheckCtx) -> CheckResult {
     let k = ctx.snapshot.kube()?;
-    let mut claims: Vec<(String, Option<&PersistentVolumeClaimSpec>)> = k
+    let mut claims: Vec<(String, &ObjectMeta, Option<&PersistentVolumeClaimSpec>)> = k
         .persistent_volume_claims
         .iter()
         .filter(|c| k.in_scope(namespace_of(&c.metadata)))
-        .map(|c| (object_ref("PersistentVolumeClaim", &c.metadata), c.spec.as_ref()))
+        .map(|c| (object_ref("PersistentVolumeClaim", &c.metadata), &c.metadata, c.spec.as_ref()))
         .collect();
     for w in k.workloads() {
         for t in w.claim_templates {
-            claims.push((format!("{} volumeClaimTemplate {}", w.object(), name_of(&t.metadata)), t.spec.as_ref()));
+            claims.push((
+                format!("{} volumeClaimTemplate {}", w.object(), name_of(&t.metadata)),
+                &t.metadata,
+                t.spec.as_ref(),
+            ));
         }
     }
     if claims.is_empty() {
@@ -641,11 +696,13 @@ pub fn pvc_wait_for_first_consumer(ctx: &CheckCtx) -> CheckResult {
         )));
     }
     let mut findings = Vec::new();
+    let mut undecided = Vec::new();
     let mut classes = BTreeSet::new();
-    for (object, spec) in &claims {
-        match k.storage_class_for(*spec) {
-            Err(e) => findings.push(Finding::new(object, e)),
-            Ok(class) => {
+    for (object, meta, spec) in &claims {
+        match k.storage_class_for(meta, *spec) {
+            ClassLookup::Refused(e) => findings.push(Finding::new(object, e)),
+            ClassLookup::Unknown(e) => undecided.push(Finding::new(object, e)),
+            ClassLookup::Found(class) => {
                 let name = name_of(&class.metadata);
                 // Unset means Immediate, the API default.
                 let mode = class.volume_binding_mode.as_deref().unwrap_or("Immediate");
@@ -662,8 +719,9 @@ pub fn pvc_wait_for_first_consumer(ctx: &CheckCtx) -> CheckResult {
             }
         }
     }
-    Ok(Outcome::from_findings(
+    Ok(Outcome::from_findings_or_undecided(
         findings,
+        undecided,
         format!(
             "{} claims use WaitForFirstConsumer StorageClasses ({})",
             claims.len(),
@@ -1235,6 +1293,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pdb_without_a_budget_protects_nothing() {
+        let mut k = good_stack();
+        k.pod_disruption_budgets.retain(|p| !p.metadata.name.as_deref().unwrap_or("").contains("kafka"));
+        k.pod_disruption_budgets.push(pdb("kafka-chart", "kafka", None, None));
+        let o = run("pdb_clickhouse_kafka", k);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(objects(&o), ["PodDisruptionBudget/infrasage/kafka-chart"]);
+        assert!(o.findings[0].message.starts_with("sets neither minAvailable nor maxUnavailable"), "{o:?}");
+    }
+
+    #[test]
     fn pdb_skipped_without_clickhouse_and_kafka() {
         let mut k = good_stack();
         k.stateful_sets.clear();
@@ -1275,21 +1344,60 @@ mod tests {
         };
         let o = run("node_isolation", replace_sts(good_stack(), sts(tol(Some("dedicated"), "Equal", Some("gpu")))));
         assert_eq!(objects(&o), ["StatefulSet/infrasage/kafka"]);
-        for t in [tol(Some("dedicated"), "Exists", None), tol(None, "Exists", None)] {
-            assert_eq!(run("node_isolation", replace_sts(good_stack(), sts(t))).status, Status::Pass);
-        }
+        assert_eq!(
+            run("node_isolation", replace_sts(good_stack(), sts(tol(Some("dedicated"), "Exists", None)))).status,
+            Status::Pass
+        );
+        // Tolerating every taint keeps the pod off no node.
+        let o = run("node_isolation", replace_sts(good_stack(), sts(tol(None, "Exists", None))));
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.findings[0].message.contains("operator Exists and no key tolerates every taint"), "{o:?}");
 
-        let mut s = stateful_set("kafka").app("kafka").container(container("kafka")).build();
-        s.spec.as_mut().unwrap().template.spec.as_mut().unwrap().affinity = Some(Affinity {
-            node_affinity: Some(NodeAffinity {
-                required_during_scheduling_ignored_during_execution: Some(NodeSelector {
-                    node_selector_terms: vec![NodeSelectorTerm::default()],
+        let with_affinity = |keys: &[&str]| {
+            let mut s = stateful_set("kafka").app("kafka").container(container("kafka")).build();
+            let expressions: Vec<_> =
+                keys.iter().map(|k| json!({"key": k, "operator": "In", "values": ["x"]})).collect();
+            s.spec.as_mut().unwrap().template.spec.as_mut().unwrap().affinity = Some(Affinity {
+                node_affinity: Some(NodeAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                        node_selector_terms: vec![serde_json::from_value::<NodeSelectorTerm>(
+                            json!({"matchExpressions": expressions}),
+                        )
+                        .unwrap()],
+                    }),
+                    ..Default::default()
                 }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        });
-        assert_eq!(run("node_isolation", replace_sts(good_stack(), s)).status, Status::Pass);
+            });
+            s
+        };
+        assert_eq!(
+            run("node_isolation", replace_sts(good_stack(), with_affinity(&["node-pool"]))).status,
+            Status::Pass
+        );
+        assert_eq!(
+            run("node_isolation", replace_sts(good_stack(), with_affinity(&["kubernetes.io/arch"]))).status,
+            Status::Fail
+        );
+    }
+
+    #[test]
+    fn a_selector_on_the_operating_system_alone_isolates_nothing() {
+        let sts = stateful_set("kafka")
+            .app("kafka")
+            .container(container("kafka"))
+            .node_selector("kubernetes.io/os", "linux")
+            .build();
+        let o = run("node_isolation", replace_sts(good_stack(), sts));
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.findings[0].message.contains("nodeSelector on kubernetes.io/os alone"), "{o:?}");
+        let sts = stateful_set("kafka")
+            .app("kafka")
+            .container(container("kafka"))
+            .node_selector("kubernetes.io/os", "linux")
+            .node_selector("node-pool", "infrasage")
+            .build();
+        assert_eq!(run("node_isolation", replace_sts(good_stack(), sts)).status, Status::Pass);
     }
 
     // ---- pvc_wait_for_first_consumer
@@ -1322,7 +1430,7 @@ mod tests {
         let mut elsewhere = pvc("elsewhere", Some("fast"), "1Gi");
         elsewhere.metadata.namespace = Some("other".into());
         k.persistent_volume_claims.push(elsewhere);
-        let o = run("pvc_wait_for_first_consumer", k);
+        let o = run("pvc_wait_for_first_consumer", live(k.clone()));
         assert_eq!(
             objects(&o),
             [
@@ -1331,16 +1439,44 @@ mod tests {
                 "PersistentVolumeClaim/infrasage/legacy"
             ]
         );
-        assert_eq!(o.findings[0].message, "StorageClass fast does not exist");
+        assert_eq!(o.findings[0].message, "StorageClass fast does not exist: the claim stays Pending");
         assert!(o.findings[2].message.contains("binds Immediate"));
+        // From files, a class the cluster may provide is undecided, never a failure by itself.
+        let o = run("pvc_wait_for_first_consumer", k.clone());
+        assert_eq!(objects(&o), ["PersistentVolumeClaim/infrasage/static", "PersistentVolumeClaim/infrasage/legacy"]);
+        assert!(o.reason.as_deref().unwrap().ends_with("(1 more could not be decided)"), "{o:?}");
+        k.persistent_volume_claims = vec![pvc("missing-class", Some("fast"), "1Gi")];
+        k.stateful_sets.clear();
+        let o = run("pvc_wait_for_first_consumer", k);
+        assert_eq!(o.status, Status::Error);
+        assert_eq!(
+            o.reason.as_deref(),
+            Some("StorageClass fast is not in the files: how it binds cannot be known offline")
+        );
     }
 
     #[test]
-    fn no_default_class_fails_the_unset_template() {
+    fn the_beta_annotation_wins_over_the_class_name() {
+        let mut k = good_stack();
+        k.storage_classes.push(storage_class("gp2", "Immediate", false));
+        let mut claim = pvc("annotated", Some("gp3-wait"), "1Gi");
+        claim = with_annotations(claim, &[("volume.beta.kubernetes.io/storage-class", "gp2")]);
+        k.persistent_volume_claims = vec![claim];
+        let o = run("pvc_wait_for_first_consumer", k);
+        assert_eq!(objects(&o), ["PersistentVolumeClaim/infrasage/annotated"]);
+        assert!(o.findings[0].message.starts_with("StorageClass gp2 binds Immediate"), "{o:?}");
+    }
+
+    #[test]
+    fn no_default_class_fails_the_unset_template_live_and_is_undecided_from_files() {
         let mut k = good_stack();
         k.storage_classes = vec![storage_class("gp3-wait", "WaitForFirstConsumer", false)];
-        let o = run("pvc_wait_for_first_consumer", k);
+        let o = run("pvc_wait_for_first_consumer", live(k.clone()));
+        assert_eq!(o.status, Status::Fail);
         assert_eq!(objects(&o), ["StatefulSet/infrasage/kafka volumeClaimTemplate data"]);
+        let o = run("pvc_wait_for_first_consumer", k);
+        assert_eq!(o.status, Status::Error);
+        assert!(o.reason.as_deref().unwrap().contains("the cluster's default cannot be known offline"), "{o:?}");
     }
 
     // ---- clickhouse_backup_scheduled, ClickHouse half

@@ -10,7 +10,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 pub use super::kube_env::{EnvValue, ResolvedEnv};
-use super::kubernetes::{ComponentSelector, KubeKind, KubeSnapshot};
+use super::kubernetes::{ComponentSelector, KubeKind, KubeOrigin, KubeSnapshot};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 /// The InfraSage components of CATALOGUE.md. The first four are the "service workloads".
@@ -351,18 +351,34 @@ impl KubeSnapshot {
         self.secrets.iter().find(|s| s.namespace == namespace && s.name == name)
     }
 
-    /// The StorageClass a claim gets: the named one, or the cluster default where unset.
-    pub fn storage_class_for(&self, spec: Option<&PersistentVolumeClaimSpec>) -> Result<&StorageClass, String> {
-        match spec.and_then(|s| s.storage_class_name.as_deref()) {
-            Some("") => Err("storageClassName is \"\" (static binding, no StorageClass)".to_string()),
-            Some(name) => self
-                .storage_classes
-                .iter()
-                .find(|c| name_of(&c.metadata) == name)
-                .ok_or_else(|| format!("StorageClass {name} does not exist")),
-            None => self
-                .default_storage_class()
-                .ok_or_else(|| "no storageClassName and the cluster has no default StorageClass".to_string()),
+    /// The StorageClass a claim gets, as the PV controller reads it: the beta annotation wins
+    /// over `storageClassName`; `""` is no class; unset is the cluster default. What a set of
+    /// files cannot know (a class or a default provided by the cluster) is `Unknown`.
+    pub fn storage_class_for(&self, claim: &ObjectMeta, spec: Option<&PersistentVolumeClaimSpec>) -> ClassLookup<'_> {
+        let annotated = claim.annotations.as_ref().and_then(|a| a.get("volume.beta.kubernetes.io/storage-class"));
+        let offline = self.origin == KubeOrigin::Manifests || self.unreadable.contains_key("storageclasses");
+        match annotated.map(String::as_str).or_else(|| spec.and_then(|s| s.storage_class_name.as_deref())) {
+            Some("") => ClassLookup::Refused(
+                "no StorageClass (class \"\"): it binds at once to a pre-created PersistentVolume, wherever that is"
+                    .to_string(),
+            ),
+            Some(name) => match self.storage_classes.iter().find(|c| name_of(&c.metadata) == name) {
+                Some(c) => ClassLookup::Found(c),
+                None if offline => ClassLookup::Unknown(format!(
+                    "StorageClass {name} is not in the files: how it binds cannot be known offline"
+                )),
+                None => ClassLookup::Refused(format!("StorageClass {name} does not exist: the claim stays Pending")),
+            },
+            None => match self.default_storage_class() {
+                Some(c) => ClassLookup::Found(c),
+                None if offline => ClassLookup::Unknown(
+                    "no storageClassName and no default StorageClass in the files: the cluster's default cannot be known offline"
+                        .to_string(),
+                ),
+                None => ClassLookup::Refused(
+                    "no storageClassName and the cluster has no default StorageClass: the claim stays Pending".to_string(),
+                ),
+            },
         }
     }
 
@@ -374,6 +390,15 @@ impl KubeSnapshot {
                     == Some("true")
         })
     }
+}
+
+/// What [`KubeSnapshot::storage_class_for`] found.
+pub enum ClassLookup<'a> {
+    Found(&'a StorageClass),
+    /// The claim gets no class, or one that does not exist: a finding.
+    Refused(String),
+    /// Files cannot tell: undecided.
+    Unknown(String),
 }
 
 fn has_owner(meta: &ObjectMeta) -> bool {
