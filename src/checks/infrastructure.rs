@@ -1293,6 +1293,24 @@ mod tests {
     }
 
     #[test]
+    fn helm_test_hooks_are_not_workloads() {
+        let mut k = good_stack();
+        let mut test_pod = k8s_openapi::api::core::v1::Pod {
+            metadata: meta("infrasage", "gateway-test-connection"),
+            spec: Some(PodSpec { containers: vec![container("wget").0], ..Default::default() }),
+            ..Default::default()
+        };
+        let before = run("pods_resources_set", k.clone());
+        assert_eq!(before.status, Status::Pass, "{before:?}");
+        k.pods.push(test_pod.clone());
+        assert_eq!(run("pods_resources_set", k.clone()).status, Status::Fail);
+        k.pods.pop();
+        test_pod = with_annotations(test_pod, &[("helm.sh/hook", "pre-install, test")]);
+        k.pods.push(test_pod);
+        assert_eq!(run("pods_resources_set", k).status, Status::Pass);
+    }
+
+    #[test]
     fn a_pdb_without_a_budget_protects_nothing() {
         let mut k = good_stack();
         k.pod_disruption_budgets.retain(|p| !p.metadata.name.as_deref().unwrap_or("").contains("kafka"));

@@ -4,6 +4,7 @@
 pub mod attestation;
 pub mod auth;
 pub mod cel;
+pub mod cidr;
 pub mod clickhouse_layout;
 pub mod common;
 pub mod health;

@@ -7,9 +7,10 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::cidr::covers_every_public_address;
 use super::common::{scope_ref, selector_text, service_workloads};
 use super::CheckCtx;
-use crate::outcome::{CheckResult, Finding, Outcome};
+use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{name_of, namespace_of, object_ref, selector_is_empty};
 use crate::snapshot::{Component, EnvValue, KubeSnapshot};
 
@@ -118,9 +119,25 @@ pub fn gateway_tls_ingress(ctx: &CheckCtx) -> CheckResult {
         return Ok(Outcome::from_findings(vec![f], ""));
     }
     let ingresses = k.ingresses_to(&services);
-
-    if let Some(ing) = ingresses.iter().find(|i| has_tls(i)) {
-        return Ok(Outcome::pass(format!("{} routes to the gateway with tls", object_ref("Ingress", &ing.metadata))));
+    let gateway_names: Vec<&str> = services.iter().map(|s| name_of(&s.metadata)).collect();
+    let mut findings = Vec::new();
+    for ing in &ingresses {
+        for host in uncovered_gateway_hosts(ing, &gateway_names) {
+            let message = match host {
+                None if !has_tls(ing) => "routes to the gateway without tls".to_string(),
+                None => "routes any host to the gateway, and no tls entry without hosts covers it".to_string(),
+                Some(h) if !has_tls(ing) => format!("routes host {h} to the gateway without tls"),
+                Some(h) => format!("routes host {h} to the gateway, and no tls entry lists it"),
+            };
+            findings.push(Finding::new(object_ref("Ingress", &ing.metadata), message));
+        }
+    }
+    if !ingresses.is_empty() {
+        let names: Vec<_> = ingresses.iter().map(|i| object_ref("Ingress", &i.metadata)).collect();
+        return Ok(Outcome::from_findings(
+            findings,
+            format!("{} route to the gateway with tls covering every host", names.join(", ")),
+        ));
     }
     for s in &services {
         let lb = s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer");
@@ -132,8 +149,16 @@ pub fn gateway_tls_ingress(ctx: &CheckCtx) -> CheckResult {
             )));
         }
     }
-
-    let mut findings = Vec::new();
+    let routes: Vec<String> = k
+        .unread_in_scope("gateway.networking.k8s.io", &["HTTPRoute", "GRPCRoute", "TLSRoute", "Gateway"])
+        .map(|u| format!("{}/{}/{}", u.kind, u.namespace, u.name))
+        .collect();
+    if !routes.is_empty() {
+        return Err(Undecided::error(format!(
+            "no Ingress or TLS LoadBalancer exposes the gateway, and Gateway API objects are present ({}): this item does not read Gateway API routes",
+            routes.join(", ")
+        )));
+    }
     for s in &services {
         let lb = s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer");
         let why = if lb {
@@ -143,10 +168,47 @@ pub fn gateway_tls_ingress(ctx: &CheckCtx) -> CheckResult {
         };
         findings.push(Finding::new(object_ref("Service", &s.metadata), why));
     }
-    for ing in &ingresses {
-        findings.push(Finding::new(object_ref("Ingress", &ing.metadata), "routes to the gateway without tls"));
-    }
     Ok(Outcome::from_findings(findings, ""))
+}
+
+/// The hosts of an Ingress that route to one of `services` and that no `tls` entry covers
+/// (None is a rule without a host, or the default backend). A `tls` entry without hosts covers
+/// whatever the controller's default certificate serves; a wildcard covers one label.
+fn uncovered_gateway_hosts(ing: &Ingress, services: &[&str]) -> Vec<Option<String>> {
+    let Some(spec) = ing.spec.as_ref() else { return Vec::new() };
+    let tls = spec.tls.as_deref().unwrap_or(&[]);
+    let covered = |host: Option<&str>| {
+        tls.iter().any(|t| match (host, t.hosts.as_deref().filter(|h| !h.is_empty())) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(h), Some(hosts)) => hosts.iter().any(|pattern| host_matches(pattern, h)),
+        })
+    };
+    let to_gateway = |b: &k8s_openapi::api::networking::v1::IngressBackend| {
+        b.service.as_ref().is_some_and(|s| services.contains(&s.name.as_str()))
+    };
+    let mut out = Vec::new();
+    if spec.default_backend.as_ref().is_some_and(to_gateway) && !has_tls(ing) {
+        out.push(None);
+    }
+    for rule in spec.rules.iter().flatten() {
+        let routes = rule.http.as_ref().is_some_and(|h| h.paths.iter().any(|p| to_gateway(&p.backend)));
+        let host = rule.host.as_deref().filter(|h| !h.is_empty());
+        if routes && !covered(host) && !out.contains(&host.map(str::to_string)) {
+            out.push(host.map(str::to_string));
+        }
+    }
+    out
+}
+
+/// TLS host matching as Ingress controllers do it: exact (case-insensitive), or `*.domain`
+/// for exactly one more label.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let (pattern, host) = (pattern.to_ascii_lowercase(), host.to_ascii_lowercase());
+    match pattern.strip_prefix("*.") {
+        Some(domain) => host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == domain),
+        None => pattern == host,
+    }
 }
 
 fn has_tls(ing: &Ingress) -> bool {
@@ -165,21 +227,8 @@ pub fn admin_ui_not_public(ctx: &CheckCtx) -> CheckResult {
 
     let mut findings = Vec::new();
     for s in &services {
-        let type_ = s.spec.as_ref().and_then(|sp| sp.type_.as_deref()).unwrap_or("ClusterIP");
-        if type_ != "LoadBalancer" && type_ != "NodePort" {
-            continue;
-        }
-        let ann = s.metadata.annotations.as_ref();
-        // "key=value" wants that value (any case); a bare "key" is satisfied by any value.
-        let internal = internal_annotations.iter().any(|pair| {
-            let (key, want) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
-            ann.and_then(|m| m.get(key)).is_some_and(|have| want.is_empty() || have.trim().eq_ignore_ascii_case(want))
-        });
-        if !internal {
-            findings.push(Finding::new(
-                object_ref("Service", &s.metadata),
-                format!("is type {type_} without an internal load-balancer annotation"),
-            ));
+        if let Some(why) = service_exposure(s, &internal_annotations) {
+            findings.push(Finding::new(object_ref("Service", &s.metadata), why));
         }
     }
 
@@ -218,6 +267,56 @@ pub fn admin_ui_not_public(ctx: &CheckCtx) -> CheckResult {
             ingresses.len()
         ),
     ))
+}
+
+/// How a Service exposes its pods beyond the cluster, judged by what it really opens:
+/// `externalIPs` whatever the type; a NodePort on every node whatever its annotations (load
+/// balancer annotations do not apply to it); a LoadBalancer unless it is internal by annotation
+/// or its source ranges (the field, else the annotation the cloud providers read) keep out
+/// the internet.
+fn service_exposure(s: &k8s_openapi::api::core::v1::Service, internal_annotations: &[String]) -> Option<String> {
+    let spec = s.spec.as_ref()?;
+    if let Some(ips) = spec.external_ips.as_ref().filter(|ips| !ips.is_empty()) {
+        return Some(format!("has externalIPs {}: every node forwards its ports on those addresses", ips.join(", ")));
+    }
+    let type_ = spec.type_.as_deref().unwrap_or("ClusterIP");
+    let ann = s.metadata.annotations.as_ref();
+    match type_ {
+        "NodePort" => Some(
+            "is type NodePort: its port is open on every node's address, whatever load-balancer annotations it has"
+                .to_string(),
+        ),
+        "LoadBalancer" => {
+            // "key=value" wants that value (any case); a bare "key" is satisfied by any value.
+            let internal = internal_annotations.iter().any(|pair| {
+                let (key, want) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+                ann.and_then(|m| m.get(key))
+                    .is_some_and(|have| want.is_empty() || have.trim().eq_ignore_ascii_case(want))
+            });
+            if internal {
+                return None;
+            }
+            let ranges: Vec<String> = match spec.load_balancer_source_ranges.as_ref().filter(|r| !r.is_empty()) {
+                Some(r) => r.iter().map(|x| x.trim().to_string()).collect(),
+                None => ann
+                    .and_then(|m| m.get("service.beta.kubernetes.io/load-balancer-source-ranges"))
+                    .map(|v| v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+                    .unwrap_or_default(),
+            };
+            if ranges.is_empty() {
+                return Some(
+                    "is type LoadBalancer without an internal load-balancer annotation or source ranges".to_string(),
+                );
+            }
+            covers_every_public_address(ranges.iter().map(|r| (r.as_str(), &[][..]))).map(|family| {
+                format!(
+                    "is type LoadBalancer whose source ranges {} admit every public {family} address",
+                    ranges.join(", ")
+                )
+            })
+        }
+        _ => None,
+    }
 }
 
 pub fn network_policies_namespace_isolation(ctx: &CheckCtx) -> CheckResult {
@@ -348,11 +447,15 @@ fn open_ingress_rule(rule: &NetworkPolicyIngressRule) -> Option<String> {
     let Some(peers) = rule.from.as_ref().filter(|f| !f.is_empty()) else {
         return Some(format!("has no from, so it admits every source{ports}"));
     };
-    peers.iter().enumerate().find_map(|(i, peer)| {
+    let every_ns = peers.iter().enumerate().find_map(|(i, peer)| {
         let every_ns = peer.namespace_selector.as_ref().is_some_and(selects_every_namespace);
         let any_pod = peer.pod_selector.as_ref().is_none_or(selector_is_empty);
         (every_ns && any_pod)
             .then(|| format!("from peer {} has an empty namespaceSelector, so it admits every namespace{ports}", i + 1))
+    });
+    every_ns.or_else(|| {
+        every_address(peers.iter().filter_map(|p| p.ip_block.as_ref()))
+            .map(|(family, cidrs)| format!("from ipBlock {cidrs} admits every public {family} source{ports}"))
     })
 }
 
@@ -361,14 +464,19 @@ fn open_egress_rule(rule: &NetworkPolicyEgressRule) -> Option<String> {
     let Some(peers) = rule.to.as_ref().filter(|t| !t.is_empty()) else {
         return Some(format!("has no to, so it allows every destination{ports}"));
     };
-    // A /0 block is every address whatever it excepts; ports narrow the protocol, not the reach.
-    peers.iter().enumerate().find_map(|(i, peer)| {
-        let block = peer.ip_block.as_ref()?;
-        let all = block.cidr.trim().rsplit_once('/').is_some_and(|(_, len)| len.trim().parse::<u8>() == Ok(0));
-        all.then(|| {
-            format!("to peer {} is ipBlock {}, which allows every destination{ports}", i + 1, block.cidr.trim())
-        })
-    })
+    // Peers are ORed, so blocks reach as far as their union; ports narrow the protocol, not the reach.
+    every_address(peers.iter().filter_map(|p| p.ip_block.as_ref()))
+        .map(|(family, cidrs)| format!("to ipBlock {cidrs} reaches every public {family} destination{ports}"))
+}
+
+/// The family and the CIDRs of blocks that together reach every public address.
+fn every_address<'a>(
+    blocks: impl Iterator<Item = &'a k8s_openapi::api::networking::v1::IPBlock> + Clone,
+) -> Option<(&'static str, String)> {
+    let family =
+        covers_every_public_address(blocks.clone().map(|b| (b.cidr.as_str(), b.except.as_deref().unwrap_or(&[]))))?;
+    let cidrs: Vec<&str> = blocks.map(|b| b.cidr.trim()).collect();
+    Some((family, cidrs.join(" + ")))
 }
 
 fn ports_text(ports: Option<&[NetworkPolicyPort]>) -> String {
@@ -595,13 +703,49 @@ mod tests {
     // ---- gateway_tls_ingress
 
     #[test]
-    fn gateway_ingress_without_tls_fails_on_service_and_ingress() {
+    fn gateway_ingress_without_tls_fails_on_the_ingress() {
         let mut k = good_stack();
         k.ingresses[0] = ingress("gateway", "ingestion-gateway", Some("nginx"), false);
         let o = run("gateway_tls_ingress", k);
         assert_eq!(o.status, Status::Fail);
-        assert_eq!(objects(&o), ["Service/infrasage/ingestion-gateway", "Ingress/infrasage/gateway"]);
-        assert_eq!(o.findings[1].message, "routes to the gateway without tls");
+        assert_eq!(objects(&o), ["Ingress/infrasage/gateway"]);
+        assert_eq!(o.findings[0].message, "routes host gateway.example.com to the gateway without tls");
+    }
+
+    #[test]
+    fn tls_must_cover_the_host_that_routes_to_the_gateway() {
+        let mut k = good_stack();
+        let mut ing = ingress("gateway", "ingestion-gateway", Some("nginx"), true);
+        ing.spec.as_mut().unwrap().tls.as_mut().unwrap()[0].hosts = Some(vec!["docs.example.com".into()]);
+        k.ingresses[0] = ing.clone();
+        let o = run("gateway_tls_ingress", k.clone());
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.findings[0].message, "routes host gateway.example.com to the gateway, and no tls entry lists it");
+        // A wildcard covers one label, in any case.
+        ing.spec.as_mut().unwrap().tls.as_mut().unwrap()[0].hosts = Some(vec!["*.EXAMPLE.com".into()]);
+        k.ingresses[0] = ing.clone();
+        assert_eq!(run("gateway_tls_ingress", k.clone()).status, Status::Pass);
+        ing.spec.as_mut().unwrap().tls.as_mut().unwrap()[0].hosts = Some(vec!["*.com".into()]);
+        k.ingresses[0] = ing;
+        assert_eq!(run("gateway_tls_ingress", k).status, Status::Fail);
+        assert!(host_matches("*.example.com", "a.example.com"));
+        assert!(!host_matches("*.example.com", "a.b.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+    }
+
+    #[test]
+    fn gateway_api_routes_are_named_not_guessed() {
+        let mut k = good_stack();
+        k.ingresses.clear();
+        k.unread.push(crate::snapshot::kubernetes::UnreadObject {
+            api_version: "gateway.networking.k8s.io/v1".into(),
+            kind: "HTTPRoute".into(),
+            namespace: "infrasage".into(),
+            name: "gateway".into(),
+        });
+        let o = run("gateway_tls_ingress", k);
+        assert_eq!(o.status, Status::Error);
+        assert!(o.reason.as_deref().unwrap().contains("HTTPRoute/infrasage/gateway"), "{o:?}");
     }
 
     #[test]
@@ -669,7 +813,10 @@ mod tests {
         k.services[3] = service("admin-ui", "admin-ui", "LoadBalancer");
         let o = run("admin_ui_not_public", k.clone());
         assert_eq!(objects(&o), ["Service/infrasage/admin-ui"]);
-        assert_eq!(o.findings[0].message, "is type LoadBalancer without an internal load-balancer annotation");
+        assert_eq!(
+            o.findings[0].message,
+            "is type LoadBalancer without an internal load-balancer annotation or source ranges"
+        );
 
         k.services[3] = with_annotations(
             service("admin-ui", "admin-ui", "LoadBalancer"),
@@ -682,6 +829,39 @@ mod tests {
             &[("service.beta.kubernetes.io/aws-load-balancer-internal", "false")],
         );
         assert_eq!(objects(&run("admin_ui_not_public", k)), ["Service/infrasage/admin-ui"]);
+    }
+
+    #[test]
+    fn services_are_judged_by_what_they_really_open() {
+        let mut k = good_stack();
+        // Internal annotations mean nothing to a NodePort.
+        k.services[3] = with_annotations(
+            service("admin-ui", "admin-ui", "NodePort"),
+            &[("service.beta.kubernetes.io/aws-load-balancer-internal", "true")],
+        );
+        let o = run("admin_ui_not_public", k.clone());
+        assert!(o.findings[0].message.starts_with("is type NodePort"), "{o:?}");
+        let mut svc = service("admin-ui", "admin-ui", "ClusterIP");
+        svc.spec.as_mut().unwrap().external_ips = Some(vec!["203.0.113.7".into()]);
+        k.services[3] = svc;
+        let o = run("admin_ui_not_public", k.clone());
+        assert!(o.findings[0].message.starts_with("has externalIPs 203.0.113.7"), "{o:?}");
+        let ranged = |ranges: &[&str]| {
+            let mut svc = service("admin-ui", "admin-ui", "LoadBalancer");
+            svc.spec.as_mut().unwrap().load_balancer_source_ranges =
+                Some(ranges.iter().map(|r| r.to_string()).collect());
+            svc
+        };
+        k.services[3] = ranged(&["10.0.0.0/8"]);
+        assert_eq!(run("admin_ui_not_public", k.clone()).status, Status::Pass);
+        k.services[3] = ranged(&["0.0.0.0/1", "128.0.0.0/1"]);
+        let o = run("admin_ui_not_public", k.clone());
+        assert!(o.findings[0].message.contains("admit every public IPv4 address"), "{o:?}");
+        k.services[3] = with_annotations(
+            service("admin-ui", "admin-ui", "LoadBalancer"),
+            &[("service.beta.kubernetes.io/load-balancer-source-ranges", "192.168.0.0/16, 10.0.0.0/8")],
+        );
+        assert_eq!(run("admin_ui_not_public", k).status, Status::Pass);
     }
 
     #[test]
@@ -836,9 +1016,38 @@ mod tests {
         );
         assert_eq!(
             o.findings[0].message,
-            "to peer 1 is ipBlock 0.0.0.0/0, which allows every destination on port(s) 443/TCP"
+            "to ipBlock 0.0.0.0/0 reaches every public IPv4 destination on port(s) 443/TCP"
         );
-        assert!(o.findings[1].message.starts_with("to peer 2 is ipBlock ::/0"));
+        assert!(o.findings[1].message.starts_with("to ipBlock ::/0 reaches every public IPv6"), "{o:?}");
+    }
+
+    #[test]
+    fn blocks_are_judged_by_the_space_they_cover_together() {
+        let k = with_policies(vec![
+            policy(
+                "halves",
+                all_pods(),
+                Some(&["Ingress", "Egress"]),
+                vec![NetworkPolicyIngressRule {
+                    from: Some(vec![cidr("0.0.0.0/1", &[]), cidr("128.0.0.0/1", &[])]),
+                    ports: Some(vec![port(8080, "TCP")]),
+                }],
+                vec![
+                    to(vec![cidr("0.0.0.0/1", &[]), cidr("128.0.0.0/1", &[])], vec![]),
+                    to(vec![cidr("0.0.0.0/0", &["0.0.0.0/1"])], vec![]),
+                ],
+            ),
+            deny_all_policy("default-deny", &["Ingress", "Egress"]),
+        ]);
+        let o = run("egress_restricted", k.clone());
+        assert_eq!(objects(&o), ["NetworkPolicy/infrasage/halves egress rule 1"]);
+        assert!(
+            o.findings[0].message.starts_with("to ipBlock 0.0.0.0/1 + 128.0.0.0/1 reaches every public IPv4"),
+            "{o:?}"
+        );
+        let o = run("network_policies_namespace_isolation", k);
+        assert_eq!(objects(&o), ["NetworkPolicy/infrasage/halves ingress rule 1"]);
+        assert!(o.findings[0].message.contains("admits every public IPv4 source on port(s) 8080/TCP"), "{o:?}");
     }
 
     #[test]

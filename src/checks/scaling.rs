@@ -268,6 +268,20 @@ pub fn gateway_hpa(ctx: &CheckCtx) -> CheckResult {
     for w in &gateways {
         let hpas = hpas_targeting(k, w);
         if hpas.is_empty() {
+            // KEDA scales through an HPA it creates in the cluster; the ScaledObject itself is
+            // not read here, so from files this cannot be decided.
+            let scaled: Vec<String> = k
+                .unread_in_scope("keda.sh", &["ScaledObject"])
+                .filter(|u| u.namespace == w.namespace())
+                .map(|u| format!("ScaledObject/{}/{}", u.namespace, u.name))
+                .collect();
+            if !scaled.is_empty() {
+                return Err(Undecided::error(format!(
+                    "no HorizontalPodAutoscaler targets {}, and {} (KEDA) may scale it: KEDA ScaledObjects are not read by this item; judge the HPA KEDA creates on the live cluster",
+                    w.object(),
+                    scaled.join(", ")
+                )));
+            }
             findings.push(Finding::new(w.object(), "no HorizontalPodAutoscaler targets it"));
             continue;
         }
@@ -826,6 +840,21 @@ mod tests {
         let o = run("gateway_hpa", k);
         assert_eq!(o.status, Status::Fail);
         assert_eq!(objects(&o), ["Deployment/infrasage/ingestion-gateway"]);
+    }
+
+    #[test]
+    fn a_keda_scaled_object_is_named_not_guessed() {
+        let mut k = good_stack();
+        k.horizontal_pod_autoscalers.retain(|h| h.metadata.name.as_deref() != Some("ingestion-gateway"));
+        k.unread.push(crate::snapshot::kubernetes::UnreadObject {
+            api_version: "keda.sh/v1alpha1".into(),
+            kind: "ScaledObject".into(),
+            namespace: "infrasage".into(),
+            name: "gateway".into(),
+        });
+        let o = run("gateway_hpa", k);
+        assert_eq!(o.status, Status::Error);
+        assert!(o.reason.as_deref().unwrap().contains("ScaledObject/infrasage/gateway (KEDA) may scale it"), "{o:?}");
     }
 
     #[test]

@@ -189,7 +189,7 @@ impl KubeSnapshot {
                 for i in 0..n {
                     let w = self.workload_at(kind, i);
                     let owned = matches!(kind, KubeKind::Job | KubeKind::Pod) && has_owner(w.meta);
-                    if !owned && scope.contains(w.namespace()) {
+                    if !owned && !is_helm_test(w.meta) && scope.contains(w.namespace()) {
                         at.push((kind, i));
                     }
                 }
@@ -399,6 +399,28 @@ pub enum ClassLookup<'a> {
     Refused(String),
     /// Files cannot tell: undecided.
     Unknown(String),
+}
+
+/// `helm test` hooks run only when someone runs `helm test`, and are deleted after: not part
+/// of what is deployed (`helm template` renders them all the same).
+fn is_helm_test(meta: &ObjectMeta) -> bool {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get("helm.sh/hook"))
+        .is_some_and(|h| h.split(',').any(|h| matches!(h.trim(), "test" | "test-success" | "test-failure")))
+}
+
+/// Objects of kinds no item reads in the namespaces in scope, from groups an item cares about.
+impl KubeSnapshot {
+    pub fn unread_in_scope<'a>(
+        &'a self,
+        group: &'a str,
+        kinds: &'a [&'a str],
+    ) -> impl Iterator<Item = &'a super::kubernetes::UnreadObject> {
+        self.unread
+            .iter()
+            .filter(move |u| u.group() == group && kinds.contains(&u.kind.as_str()) && self.in_scope(&u.namespace))
+    }
 }
 
 fn has_owner(meta: &ObjectMeta) -> bool {

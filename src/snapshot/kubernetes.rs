@@ -74,6 +74,21 @@ pub struct SecretObject {
     pub data: BTreeMap<String, SecretBytes>,
 }
 
+/// An object of a kind no item reads: named so an item that meets one can say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadObject {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl UnreadObject {
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+    }
+}
+
 /// The kinds the checks read. The spelling of [`KubeKind::resource`] is the key of
 /// [`KubeSnapshot::unreadable`] and of the RBAC rules in `deploy/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -195,6 +210,8 @@ pub struct KubeSnapshot {
     pub storage_classes: Vec<StorageClass>,
     pub config_maps: Vec<ConfigMap>,
     pub secrets: Vec<SecretObject>,
+    /// Objects of kinds no item reads, seen in manifests (a live cluster is not asked for them).
+    pub unread: Vec<UnreadObject>,
     /// Resources (`KubeKind::resource`) the loader could not read, e.g. forbidden, with the
     /// reason; items needing them are `error` with it.
     pub unreadable: BTreeMap<String, String>,

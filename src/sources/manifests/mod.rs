@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::{BoxFuture, Gathered, Source};
 use crate::catalogue::SourceId;
 use crate::config::{component_selectors, KubernetesConfig};
-use crate::snapshot::kubernetes::{KubeOrigin, KubeScope, SecretBytes};
+use crate::snapshot::kubernetes::{KubeOrigin, KubeScope, SecretBytes, UnreadObject};
 use crate::snapshot::{KubeSnapshot, SecretObject, SourceData};
 
 pub struct ManifestSource {
@@ -280,6 +280,16 @@ impl Loader {
             }
             convert::Route::Ignore => {
                 self.ignored += 1;
+                if self.snap.unread.len() < MAX_UNREAD_RECORDED {
+                    let ns =
+                        v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(&self.default_namespace);
+                    self.snap.unread.push(UnreadObject {
+                        api_version: api.clone(),
+                        kind: kind.clone(),
+                        namespace: ns.to_string(),
+                        name: name.clone(),
+                    });
+                }
                 tracing::debug!(target: "manifests", "ignoring {api} {kind}: no item reads it");
                 return;
             }
@@ -398,6 +408,10 @@ impl Loader {
 }
 
 type ObjectMeta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// Objects of kinds no item reads are remembered by name (items that meet e.g. a KEDA
+/// ScaledObject say so), up to a bound so a huge render cannot grow the snapshot.
+const MAX_UNREAD_RECORDED: usize = 10_000;
 
 fn place<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(list: &mut Vec<T>, obj: T) -> String {
     let ns = obj.metadata().namespace.clone().unwrap_or_default();
