@@ -474,7 +474,7 @@ pub fn secret(name: &str, data: &[(&str, &[u8])]) -> SecretObject {
 
 /// A stack that passes every Kubernetes item; tests break one thing at a time.
 pub fn good_stack() -> KubeSnapshot {
-    let jwt: &[u8] = b"k3J9v2Qx7LmP0aZt5RbW8cYe1NfUo4Gh6iDs";
+    let jwt: &[u8] = b"k3J9v2Qx7LmP0aZt5RbW8cYe1NfUo4Gh6iDsX2w+H8q=";
     let service_deploy = |name: &str, replicas: i32| {
         deployment(name)
             .app(name)

@@ -118,10 +118,11 @@ pub static ITEMS: &[Item] = &[
         severity: Critical,
         automation: Automated,
         sources: &[Kubernetes],
-        rule: "the Secret key feeding JWT_SECRET decodes to at least min_bytes bytes, is no known example value and is not low-entropy",
+        rule: "the Secret key feeding JWT_SECRET decodes to at least min_bytes bytes, carries at least min_bits bits as its alphabet allows (hex 4 a character, base64 6; sequences, repeats and dictionary words almost none), is no known example value and is not low-entropy",
         params: &[
             p("env_name", ParamKind::String, r#""JWT_SECRET""#, "environment variable that carries the JWT secret"),
             p("min_bytes", ParamKind::Int, "32", "shortest acceptable secret in bytes"),
+            p("min_bits", ParamKind::Int, "256", "bits of randomness the value must be able to carry"),
         ],
         anchor: "secrets",
     },

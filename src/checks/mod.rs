@@ -16,6 +16,7 @@ pub mod params;
 pub mod retention;
 pub mod scaling;
 pub mod secrets;
+pub mod strength;
 pub mod ttl;
 
 use chrono::{DateTime, Utc};

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use regex::Regex;
 
 use super::common::service_workloads;
+use super::strength::estimate;
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
 use crate::snapshot::kube_query::{namespace_of, object_ref};
@@ -18,6 +19,8 @@ pub fn jwt_secret_strong(ctx: &CheckCtx) -> CheckResult {
     let k = ctx.snapshot.kube()?;
     let env_name = ctx.params.str("env_name")?;
     let min_bytes = usize::try_from(ctx.params.int("min_bytes")?).unwrap_or(0);
+    let min_bits = ctx.params.int("min_bits")?.max(0) as f64;
+    let rules = Rules { min_bytes, min_bits };
     let (workloads, mut findings) = service_workloads(k);
 
     // A Secret key shared by several workloads is judged once and reported on the Secret.
@@ -57,7 +60,7 @@ pub fn jwt_secret_strong(ctx: &CheckCtx) -> CheckResult {
                             format!("Secret {ns}/{name} has no key {key}, which {here} reads {env_name} from"),
                         )),
                         Some(bytes) => {
-                            let weak = weaknesses(&bytes.0, min_bytes);
+                            let weak = weaknesses(&bytes.0, &rules);
                             if weak.is_empty() {
                                 strong.push(format!("Secret {ns}/{name} key {key}"));
                             } else {
@@ -69,13 +72,13 @@ pub fn jwt_secret_strong(ctx: &CheckCtx) -> CheckResult {
                 }
                 EnvValue::Literal(text) => {
                     let mut msg = format!("{env_name} is a literal in the pod spec, not a Secret");
-                    append_weaknesses(&mut msg, text.as_bytes(), min_bytes);
+                    append_weaknesses(&mut msg, text.as_bytes(), &rules);
                     findings.push(Finding::new(here, msg));
                 }
                 EnvValue::ConfigMap { name, key, value } => {
                     let mut msg = format!("{env_name} comes from ConfigMap {name} key {key}, not a Secret");
                     match value {
-                        Some(text) => append_weaknesses(&mut msg, text.as_bytes(), min_bytes),
+                        Some(text) => append_weaknesses(&mut msg, text.as_bytes(), &rules),
                         None => msg.push_str(" (its value is not in the snapshot)"),
                     }
                     findings.push(Finding::new(here, msg));
@@ -104,7 +107,7 @@ pub fn jwt_secret_strong(ctx: &CheckCtx) -> CheckResult {
         }
     }
     Ok(Outcome::pass(format!(
-        "{env_name} of {setters} service container(s) comes from {}: at least {min_bytes} bytes, no known example value, not low-entropy",
+        "{env_name} of {setters} service container(s) comes from {}: at least {min_bytes} bytes and about {min_bits} bits, no known example value, not low-entropy",
         strong.join(", ")
     )))
 }
@@ -229,8 +232,14 @@ fn with_more(first: &str, n: usize) -> String {
     }
 }
 
-fn append_weaknesses(msg: &mut String, value: &[u8], min_bytes: usize) {
-    let weak = weaknesses(value, min_bytes);
+/// What a JWT secret must meet: its length in bytes and the bits it can carry.
+struct Rules {
+    min_bytes: usize,
+    min_bits: f64,
+}
+
+fn append_weaknesses(msg: &mut String, value: &[u8], rules: &Rules) {
+    let weak = weaknesses(value, rules);
     if !weak.is_empty() {
         msg.push_str("; the value ");
         msg.push_str(&weak.join(", "));
@@ -270,7 +279,8 @@ const EXAMPLE_FRAGMENTS: &[&str] =
 
 /// What makes a secret weak, described without quoting it; empty when it is strong. A
 /// generator's output (hex or base64 of 32 random bytes) passes every test.
-fn weaknesses(raw: &[u8], min_bytes: usize) -> Vec<String> {
+fn weaknesses(raw: &[u8], rules: &Rules) -> Vec<String> {
+    let min_bytes = rules.min_bytes;
     // Surrounding whitespace (a trailing newline from --from-file) adds no strength.
     let v = raw.trim_ascii();
     if v.is_empty() {
@@ -313,6 +323,26 @@ fn weaknesses(raw: &[u8], min_bytes: usize) -> Vec<String> {
         {
             out.push("is only lowercase letters (a word or phrase)".to_string());
         }
+    }
+    let strength = estimate(v);
+    if strength.bits < rules.min_bits {
+        let mut why = format!(
+            "carries about {:.0} bits, short of {:.0} ({} carries {} bits a character",
+            strength.bits,
+            rules.min_bits,
+            strength.alphabet,
+            format!("{:.1}", strength.bits_per_char).trim_end_matches(".0")
+        );
+        if strength.predictable > 0 {
+            why.push_str(&format!(
+                "; {} of its {} characters are {}, which carry almost none",
+                strength.predictable,
+                strength.examined,
+                strength.kinds.join(", ")
+            ));
+        }
+        why.push(')');
+        out.push(why);
     }
     out
 }
@@ -401,6 +431,8 @@ mod tests {
     use crate::outcome::Status;
     use crate::snapshot::SecretObject;
 
+    const RULES: Rules = Rules { min_bytes: 32, min_bits: 256.0 };
+
     fn jwt_secret(value: &[u8]) -> SecretObject {
         fixtures::secret("infrasage-jwt", &[("secret", value)])
     }
@@ -454,6 +486,12 @@ mod tests {
         assert_weak("correcthorsebatterystaplecorrectstaple", "only lowercase letters");
         assert_weak("aabbaabbccddccddaabbccddabcdabcddcba", "distinct bytes");
         assert_weak("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab0123456789", "low entropy");
+        // Long enough in bytes, but 32 hex characters carry 128 bits, not 256.
+        assert_weak(
+            "5d41402abc4b2a76b9719d911017c592",
+            "carries about 128 bits, short of 256 (hex carries 4 bits a character)",
+        );
+        assert_weak("Tr0ub4dor-Secret-Password-2024-Admin-Key!", "14 of its 41 characters are dictionary words");
     }
 
     #[test]
@@ -669,8 +707,8 @@ mod tests {
 
     #[test]
     fn weakness_rules() {
-        assert!(weaknesses(b"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n", 32).is_empty());
-        assert_eq!(weaknesses(b"  ", 32), ["is empty"]);
+        assert!(weaknesses(b"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n", &RULES).is_empty());
+        assert_eq!(weaknesses(b"  ", &RULES), ["is empty"]);
         assert_eq!(smallest_period(b"abcabcab"), Some(3));
         assert_eq!(smallest_period(b"abcdab"), None);
         assert_eq!(smallest_period(b"abcabc"), Some(3));
