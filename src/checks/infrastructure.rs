@@ -233,6 +233,13 @@ fn backup_verdict(
         return Err("is suspended: it never fires".to_string());
     }
     let schedule = &spec.schedule;
+    // The API server refuses a time zone in the schedule of a new CronJob (batch validation,
+    // since 1.27): it would never be created.
+    if schedule.contains("TZ") {
+        return Err(format!(
+            "schedule {schedule:?} names a time zone: the API server refuses TZ and CRON_TZ in schedule (set spec.timeZone)"
+        ));
+    }
     let gap = match cron_largest_gap(schedule) {
         Err(e) => return Err(format!("schedule {schedule:?} is not valid cron: {e}")),
         Ok(None) => return Err(format!("schedule {schedule:?} never fires")),
@@ -1290,6 +1297,13 @@ mod tests {
         k.pod_disruption_budgets = vec![all];
         let o = run("pdb_clickhouse_kafka", k);
         assert_eq!(objects(&o), ["StatefulSet/infrasage/clickhouse", "StatefulSet/infrasage/kafka"]);
+    }
+
+    #[test]
+    fn a_time_zone_in_the_schedule_is_refused_as_the_api_server_refuses_it() {
+        let o = run("clickhouse_backup_scheduled", with_backup(backup_job("CRON_TZ=Europe/Paris 0 2 * * *")));
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.findings[0].message.contains("the API server refuses TZ and CRON_TZ in schedule"), "{o:?}");
     }
 
     #[test]

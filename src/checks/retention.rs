@@ -1,8 +1,10 @@
 //! Checks of the retention category.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use k8s_openapi::api::core::v1::PersistentVolume;
+use regex::Regex;
 
 use super::common::{main_containers, missing_component, no_component};
 use super::{ttl, CheckCtx};
@@ -175,7 +177,39 @@ fn pv_regions(pv: &PersistentVolume) -> BTreeSet<String> {
         let labels = pv.metadata.labels.as_ref();
         out.extend(REGION_KEYS.iter().filter_map(|key| labels.and_then(|l| l.get(*key)).cloned()));
     }
+    if out.is_empty() {
+        // CSI drivers often pin a volume by zone only (`topology.ebs.csi.aws.com/zone`): the
+        // region is the zone's, by the cloud's naming.
+        let zones = terms
+            .iter()
+            .flat_map(|t| t.match_expressions.iter().flatten())
+            .filter(|e| is_zone_key(&e.key) && e.operator == "In")
+            .flat_map(|e| e.values.iter().flatten().cloned())
+            .chain(pv.metadata.labels.iter().flatten().filter(|(k, _)| is_zone_key(k)).map(|(_, v)| v.clone()));
+        out.extend(zones.filter_map(|z| region_of_zone(&z)));
+    }
     out
+}
+
+fn is_zone_key(key: &str) -> bool {
+    key == "topology.kubernetes.io/zone"
+        || key == "failure-domain.beta.kubernetes.io/zone"
+        || (key.starts_with("topology.") && key.ends_with("/zone"))
+}
+
+/// The region a zone name belongs to: AWS `eu-west-1a` (and local zones `us-east-1-bos-1a`),
+/// GCP `europe-west1-b`, Azure `westeurope-1`. None for a name of no known shape.
+pub fn region_of_zone(zone: &str) -> Option<String> {
+    static SHAPES: LazyLock<[Regex; 3]> = LazyLock::new(|| {
+        [
+            Regex::new(r"^([a-z]{2}(?:-gov)?-[a-z]+-\d+)(?:-[a-z]+-\d+)?[a-z]$").expect("valid"),
+            Regex::new(r"^([a-z]+-[a-z]+\d+)-[a-z]$").expect("valid"),
+            // Azure region names all carry a direction: westeurope, eastus2, uksouth.
+            Regex::new(r"^([a-z]*(?:east|west|north|south|central)[a-z]*\d?)-[1-3]$").expect("valid"),
+        ]
+    });
+    let zone = zone.trim();
+    SHAPES.iter().find_map(|re| re.captures(zone).map(|c| c[1].to_string()))
 }
 
 // ---- retention_per_telemetry_type, retention_meets_compliance, and the audit table
@@ -366,6 +400,23 @@ mod tests {
     // ---- log_field_exclusions
 
     #[test]
+    fn zones_resolve_to_their_region() {
+        for (zone, region) in [
+            ("eu-west-1a", Some("eu-west-1")),
+            ("us-gov-west-1b", Some("us-gov-west-1")),
+            ("us-east-1-bos-1a", Some("us-east-1")),
+            ("europe-west1-b", Some("europe-west1")),
+            ("westeurope-1", Some("westeurope")),
+            ("zone-a", None),
+            ("rack-1", None),
+            ("eastus2-3", Some("eastus2")),
+            ("", None),
+        ] {
+            assert_eq!(region_of_zone(zone).as_deref(), region, "{zone}");
+        }
+    }
+
+    #[test]
     fn good_stack_sets_exclusions_from_its_config_map() {
         let o = run("log_field_exclusions", good_stack());
         assert_eq!(o.status, Status::Pass, "{o:?}");
@@ -466,6 +517,35 @@ mod tests {
         assert_eq!(objects(&o), ["PersistentVolume/pv-1", "PersistentVolume/pv-2"]);
         assert_eq!(o.findings[0].message, "is in region us-east-1, outside the allowed eu-central-1, eu-west-1");
         assert!(o.findings[1].message.starts_with("has no region"));
+    }
+
+    #[test]
+    fn a_csi_volume_pinned_by_zone_is_in_that_zones_region() {
+        let zoned = |name: &str, claim: &str, zone: &str| {
+            let mut p = pv(name, claim, None, false);
+            p.spec.as_mut().unwrap().node_affinity = Some(VolumeNodeAffinity {
+                required: Some(NodeSelector {
+                    node_selector_terms: vec![NodeSelectorTerm {
+                        match_expressions: Some(vec![NodeSelectorRequirement {
+                            key: "topology.ebs.csi.aws.com/zone".into(),
+                            operator: "In".into(),
+                            values: Some(vec![zone.into()]),
+                        }]),
+                        ..Default::default()
+                    }],
+                }),
+            });
+            p
+        };
+        let k = live_with(vec![
+            zoned("pv-0", "data-clickhouse-0", "eu-west-1a"),
+            zoned("pv-1", "data-clickhouse-1", "us-east-1b"),
+            zoned("pv-2", "data-clickhouse-2", "rack-7"),
+        ]);
+        let o = run_with("data_residency", k, &eu());
+        assert_eq!(objects(&o), ["PersistentVolume/pv-1", "PersistentVolume/pv-2"]);
+        assert!(o.findings[0].message.starts_with("is in region us-east-1"), "{o:?}");
+        assert!(o.findings[1].message.starts_with("has no region"), "{o:?}");
     }
 
     #[test]
