@@ -171,6 +171,26 @@ fn live_verdicts_equal_offline_on_the_example_stack() {
 }
 
 /// A kubeconfig like the admin one with another bearer token.
+#[test]
+fn live_verdicts_equal_offline_on_the_chart_shaped_stack() {
+    let Some(c) = cluster() else { return };
+    let files = c.apply_stack("tests/data/chart-shaped", "live-chart");
+    let l = live(&c.kubeconfig, "live-chart");
+    assert_same_verdicts(&l, &offline(files.path(), "live-chart"), "chart-shaped stack, live vs offline");
+    let k = kubernetes_items(&l);
+    let data = k["clickhouse_persistent_volumes"];
+    assert_eq!(data.status, Status::Pass, "{data:?}");
+    assert!(data.reason.as_deref().unwrap().contains("/bitnami/clickhouse/data"), "{data:?}");
+    // The server converted the v1 HPA; the helm test Pod is no workload; the PDB without a
+    // budget protects nothing.
+    assert_eq!(k["gateway_hpa"].status, Status::Pass);
+    assert_eq!(k["pods_resources_set"].status, Status::Pass);
+    let pdb = k["pdb_clickhouse_kafka"];
+    assert_eq!(pdb.status, Status::Fail);
+    assert_eq!(pdb.findings.len(), 1, "{pdb:?}");
+    assert!(pdb.findings[0].message.starts_with("sets neither minAvailable nor maxUnavailable"), "{pdb:?}");
+}
+
 fn kubeconfig_with_token(admin: &Path, token: &str, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(admin).unwrap();
     let text: String = text
