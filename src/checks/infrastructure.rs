@@ -1016,6 +1016,22 @@ mod tests {
 
     // ---- clickhouse_backup_scheduled and the cron gaps
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/cron.txt"))),
+            ..Default::default()
+        })]
+        // Any schedule text reads as a gap or an error, never a panic; a gap is at most a
+        // leap-year cycle (the longest a valid schedule can wait).
+        #[test]
+        fn cron_reading_never_panics(schedule in "(CRON_TZ=[A-Z/a-z]{1,8} )?[0-9*/,\\-?LW#@a-z ]{0,40}") {
+            if let Ok(Some(gap)) = cron_largest_gap(&schedule) {
+                proptest::prop_assert!(gap <= Duration::from_secs(8 * 366 * DAY) || schedule.contains("@every"));
+            }
+        }
+    }
+
     #[test]
     fn cron_gaps() {
         assert_eq!(gap("0 2 * * *"), Some(Duration::from_secs(DAY)));

@@ -305,6 +305,28 @@ mod tests {
         assert_eq!(env.get("BOTH").and_then(EnvValue::plain_text), Some("e-$(EARLY)"));
     }
 
+    fn config(file: &'static str) -> proptest::test_runner::Config {
+        proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(file))),
+            ..Default::default()
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(config("proptest-regressions/kube_env.txt"))]
+        // Any text: no panic, output no longer than the input plus the values substituted, and
+        // text without `$` comes back as it went in.
+        #[test]
+        fn expansion_never_panics_and_keeps_plain_text(input in "[$()A-Za-z_é ]{0,64}", plain in "[^$]{0,64}") {
+            let v = vars();
+            if let EnvValue::Literal(out) = expand(&input, &v) {
+                proptest::prop_assert!(out.len() <= input.len() * 5 + 16);
+            }
+            proptest::prop_assert_eq!(expand(&plain, &v), lit(&plain));
+        }
+    }
+
     #[test]
     fn never_panics_on_multibyte_text() {
         let v = vars();
