@@ -380,6 +380,11 @@ fn corpus() -> Vec<(&'static str, String)> {
         ("no-name", "apiVersion: v1\nkind: ConfigMap\nmetadata: { labels: { a: b } }\n".into()),
         ("keys-that-resolve", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cm, labels: { yes: a, 1: b } }\ndata: { on: x, ~: y, 0x10: z }\n".into()),
         ("keys-that-resolve-valid", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cm, labels: { yes: a, 1: b, 0x10: c, 1.5: d } }\ndata: { on: x, off: z, 0755: w }\n".into()),
+        ("cronjob-cron-tz-refused", "apiVersion: batch/v1\nkind: CronJob\nmetadata: { name: b }\nspec:\n  schedule: 'CRON_TZ=Europe/Paris 0 2 * * *'\n  jobTemplate: { spec: { template: { spec: { restartPolicy: OnFailure, containers: [ { name: c, image: x } ] } } } }\n".into()),
+        ("pdb-without-budget", "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: { name: chart }\nspec: { selector: { matchLabels: { app: kafka } } }\n".into()),
+        ("pvc-beta-class-annotation", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: c, annotations: { volume.beta.kubernetes.io/storage-class: gp2 } }\nspec: { storageClassName: gp3, accessModes: [ ReadWriteOnce ], resources: { requests: { storage: 1Gi } } }\n".into()),
+        ("services-that-expose", "apiVersion: v1\nkind: Service\nmetadata: { name: admin, annotations: { service.beta.kubernetes.io/aws-load-balancer-internal: 'true' } }\nspec: { type: NodePort, externalIPs: [ 203.0.113.7 ], ports: [ { port: 80 } ] }\n---\napiVersion: v1\nkind: Service\nmetadata: { name: lb }\nspec: { type: LoadBalancer, loadBalancerSourceRanges: [ 0.0.0.0/1, 128.0.0.0/1 ], ports: [ { port: 443 } ] }\n".into()),
+        ("env-optional-and-expansion", pod("    envFrom: [ { configMapRef: { name: gone, optional: true }, prefix: X_ } ]\n    env: [ { name: A, value: 'tcp://$(HOST):$$(PORT)' }, { name: B, valueFrom: { secretKeyRef: { name: s, key: k, optional: true } } } ]\n")),
         ("intorstring-octal", "apiVersion: v1\nkind: Service\nmetadata: { name: s }\nspec: { ports: [ { port: 0x50, targetPort: 010 } ] }\n".into()),
     ]
 }

@@ -301,6 +301,15 @@ impl Loader {
                 format!("{kind} without metadata.name: the API server refuses it (apply needs a name), not read"),
             );
         }
+        // The API server refuses a time zone in a new CronJob's schedule (batch validation);
+        // kept, so the backup item names it, but warned as the server's refusal.
+        if kind == "CronJob" && v.pointer("/spec/schedule").and_then(Value::as_str).is_some_and(|s| s.contains("TZ")) {
+            self.warn(
+                origin,
+                index,
+                format!("{api} {kind} {name}: spec.schedule names a time zone: the API server refuses TZ and CRON_TZ there (use spec.timeZone)"),
+            );
+        }
         match self.add_object(&api, &kind, &name, v) {
             Ok(ns) => {
                 let key = (kind.clone(), ns.clone(), name.clone());
