@@ -108,11 +108,12 @@ impl KubeSnapshot {
             let value = match (&var.value, &var.value_from) {
                 (_, Some(from)) => {
                     if let Some(r) = &from.config_map_key_ref {
-                        let value = match self.config_map_data(namespace, &r.name) {
-                            Lookup::Found(data) => data.get(&r.key).cloned(),
-                            _ => None,
+                        let (value, missing) = match self.config_map_data(namespace, &r.name) {
+                            Lookup::Found(data) => (data.get(&r.key).cloned(), !data.contains_key(&r.key)),
+                            Lookup::Missing => (None, true),
+                            Lookup::Unknown => (None, false),
                         };
-                        if value.is_none() && r.optional == Some(true) && !self.unreadable.contains_key("configmaps") {
+                        if missing && r.optional == Some(true) {
                             continue;
                         }
                         EnvValue::ConfigMap { name: r.name.clone(), key: r.key.clone(), value }
