@@ -661,6 +661,10 @@ pub fn clickhouse_snapshot() -> crate::snapshot::ClickhouseSnapshot {
             engine_full: format!(
                 "MergeTree ORDER BY ts TTL ts + toIntervalDay({days}) SETTINGS index_granularity = 8192"
             ),
+            columns: [("ts".to_string(), "DateTime".to_string()), ("body".to_string(), "String".to_string())]
+                .into_iter()
+                .collect(),
+            ..Default::default()
         })
     };
     let an_hour_ago = fixed_now() - chrono::Duration::hours(1);

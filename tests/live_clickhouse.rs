@@ -270,7 +270,10 @@ fn ttl_tables_decide_both_retention_items() {
     assert_eq!(
         got,
         [
-            ("ClickHouse table ttl_live.profiles", "the profiles table does not exist"),
+            (
+                "ClickHouse table ttl_live.profiles",
+                "the profiles table does not exist, or the exporter's user may not see it (SHOW TABLES)"
+            ),
             ("ClickHouse table ttl_live.traces", "the traces table has no TTL"),
         ]
     );
@@ -284,12 +287,167 @@ fn ttl_tables_decide_both_retention_items() {
                 "ClickHouse table ttl_live.logs",
                 "the logs table keeps rows 7d (TTL ts + toIntervalDay(7)), less than the 30d obligation"
             ),
-            ("ClickHouse table ttl_live.profiles", "the profiles table does not exist"),
+            (
+                "ClickHouse table ttl_live.profiles",
+                "the profiles table does not exist, or the exporter's user may not see it (SHOW TABLES)"
+            ),
         ]
     );
     let audit = item(&r, "audit_logging_retention");
     assert_eq!(audit.status, Status::Fail, "{audit:?}");
     assert_eq!(audit.findings[0].message, "cannot read the TTL clause \"ts + toIntervalDay(days)\"");
+}
+
+/// The retention config for `kinds` (telemetry type → table), every obligation `obligation`.
+fn retention_config(port: u16, s: &Servers, kinds: &[(&str, &str)], obligation: &str) -> String {
+    let tables: Vec<String> = kinds.iter().map(|(k, t)| format!("{k}: {t}")).collect();
+    let obligations: Vec<String> = kinds.iter().map(|(k, _)| format!("{k}: {obligation}")).collect();
+    let extra = format!(
+        "checks:\n  retention_per_telemetry_type: {{ params: {{ tables: {{ {t} }} }} }}\n  retention_meets_compliance: {{ params: {{ tables: {{ {t} }}, obligations: {{ {o} }}, columns: {{ logs: body }} }} }}\n",
+        t = tables.join(", "),
+        o = obligations.join(", ")
+    );
+    config_for(port, &pw_file(s), &extra)
+}
+
+/// Findings of an item by the table they name, messages joined.
+fn by_table(r: &Report, id: &str) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for f in &item(r, id).findings {
+        let e = out.entry(f.object.trim_start_matches("ClickHouse table ").to_string()).or_default();
+        if !e.is_empty() {
+            e.push_str(" | ");
+        }
+        e.push_str(&f.message);
+    }
+    out
+}
+
+#[test]
+fn retention_is_read_from_the_tables_that_store_the_rows_on_the_current_engine() {
+    let Some(s) = servers() else { return };
+    for q in [
+        "DROP DATABASE IF EXISTS rp",
+        "CREATE DATABASE rp",
+        "CREATE TABLE rp.local (ts DateTime, body String, level String) ENGINE = MergeTree ORDER BY ts TTL ts + INTERVAL 1 DAY",
+        "CREATE TABLE rp.buffered AS rp.local ENGINE = Buffer(rp, local, 16, 10, 100, 10000, 1000000, 10000000, 100000000)",
+        "CREATE TABLE rp.merged AS rp.local ENGINE = Merge(rp, '^loc')",
+        "CREATE VIEW rp.viewed AS SELECT * FROM rp.local WHERE level != 'debug'",
+        "CREATE MATERIALIZED VIEW rp.mv_to TO rp.local AS SELECT * FROM rp.merged",
+        "CREATE MATERIALIZED VIEW rp.mv_inner ENGINE = MergeTree ORDER BY ts TTL ts + INTERVAL 30 DAY AS SELECT ts, level FROM rp.local",
+        "CREATE TABLE rp.ingest (ts DateTime, body String, level String) ENGINE = Null",
+        "CREATE TABLE rp.kept (ts DateTime, body String TTL ts + INTERVAL 1 DAY, level String) ENGINE = MergeTree ORDER BY ts TTL ts + toIntervalMonth(12)",
+        "CREATE MATERIALIZED VIEW rp.from_ingest TO rp.kept AS SELECT * FROM rp.ingest",
+        "CREATE TABLE rp.rollup (ts DateTime, k UInt32, v Float64) ENGINE = MergeTree ORDER BY (k, toStartOfDay(ts), ts) \
+         TTL ts + INTERVAL 30 DAY GROUP BY k, toStartOfDay(ts) SET v = sum(v), ts + INTERVAL 400 DAY DELETE",
+        "CREATE TABLE rp.rollup_set (ts DateTime, k UInt32, v Float64) ENGINE = MergeTree ORDER BY (k, ts) \
+         TTL ts + INTERVAL 30 DAY GROUP BY k SET v = sum(v), ts = max(ts)",
+        "CREATE TABLE rp.seconds (ts DateTime) ENGINE = MergeTree ORDER BY ts TTL ts + 604800",
+        "CREATE TABLE rp.days (d Date) ENGINE = MergeTree ORDER BY d TTL d + 30",
+        "CREATE TABLE rp.debug (ts DateTime, level String) ENGINE = MergeTree ORDER BY ts TTL ts + INTERVAL 1 YEAR DELETE WHERE level = 'debug'",
+    ] {
+        run_sql(CHDB, q);
+    }
+    let kinds = [
+        ("buffer", "rp.buffered"),
+        ("merge", "rp.merged"),
+        ("view", "rp.viewed"),
+        ("mv_to", "rp.mv_to"),
+        ("mv_inner", "rp.mv_inner"),
+        ("logs", "rp.ingest"),
+        ("rollup", "rp.rollup"),
+        ("rollup_set", "rp.rollup_set"),
+        ("seconds", "rp.seconds"),
+        ("days", "rp.days"),
+        ("debug", "rp.debug"),
+    ];
+    let r = evaluate(&retention_config(CHDB, s, &kinds, "7d"));
+    let per = by_table(&r, "retention_per_telemetry_type");
+    let comp = by_table(&r, "retention_meets_compliance");
+    let short = |kind: &str, chain: &str| {
+        format!("the {kind} table keeps rows 1d (TTL ts + toIntervalDay(1)), less than the 7d obligation (rows stored in {chain})")
+    };
+    assert_eq!(comp["rp.buffered"], short("buffer", "rp.buffered → Buffer → rp.local"));
+    assert_eq!(comp["rp.merged"], short("merge", "rp.merged → Merge → rp.local"));
+    assert_eq!(comp["rp.viewed"], short("view", "rp.viewed → View → rp.local"));
+    assert_eq!(comp["rp.mv_to"], short("mv_to", "rp.mv_to → MaterializedView → rp.local"));
+    assert!(!comp.contains_key("rp.mv_inner"), "the inner table keeps rows 30d: {comp:?}");
+    assert_eq!(
+        comp["rp.ingest"],
+        "column body is wiped after 1d (TTL ts + toIntervalDay(1)), less than the 7d obligation (rows stored in rp.ingest → Null, read by materialized views → rp.from_ingest → MaterializedView → rp.kept)"
+    );
+    for fine in ["rp.rollup", "rp.rollup_set", "rp.seconds", "rp.days", "rp.debug"] {
+        assert!(!comp.contains_key(fine), "{fine}: {comp:?}");
+    }
+    // The per-type item: every one of them has a TTL, except the table that deletes only debug rows.
+    assert_eq!(per.keys().collect::<Vec<_>>(), ["rp.debug"], "{per:?}");
+    assert!(per["rp.debug"]
+        .contains("deletes only some rows (rows matching level = 'debug' go after 1y); other rows are kept"));
+    assert_eq!(item(&r, "retention_per_telemetry_type").status, Status::Fail);
+    let comp_item = item(&r, "retention_meets_compliance");
+    assert_eq!(comp_item.status, Status::Fail);
+
+    // Against a year, 12 calendar months pass and 400 days of rollups pass; 30-day rollups do not.
+    let kinds = [("logs", "rp.kept"), ("rollup", "rp.rollup"), ("rollup_set", "rp.rollup_set")];
+    let r = evaluate(&retention_config(CHDB, s, &kinds, "1y").replace("columns: { logs: body }", "columns: {}"));
+    let comp = by_table(&r, "retention_meets_compliance");
+    assert!(!comp.contains_key("rp.kept"), "{comp:?}");
+    assert!(
+        comp["rp.rollup"].starts_with("the rollup table rolls rows up (GROUP BY k, toStartOfDay(ts)) after 30d"),
+        "{comp:?}"
+    );
+    assert!(comp["rp.rollup_set"].starts_with("the rollup_set table rolls rows up (GROUP BY k) after 30d"), "{comp:?}");
+}
+
+#[test]
+fn retention_follows_the_old_servers_views_buffers_and_distributed_tables() {
+    let Some(s) = servers() else { return };
+    for q in [
+        "DROP DATABASE IF EXISTS rp_old",
+        "CREATE DATABASE rp_old",
+        "CREATE TABLE rp_old.local (ts DateTime, level String) ENGINE = MergeTree ORDER BY ts",
+        "CREATE TABLE rp_old.buffered AS rp_old.local ENGINE = Buffer(rp_old, local, 16, 10, 100, 10000, 1000000, 10000000, 100000000)",
+        "CREATE TABLE rp_old.merged AS rp_old.local ENGINE = Merge(rp_old, '^loc')",
+        "CREATE VIEW rp_old.viewed AS SELECT * FROM rp_old.local",
+        "CREATE MATERIALIZED VIEW rp_old.mv_inner ENGINE = MergeTree ORDER BY ts AS SELECT ts, level FROM rp_old.local",
+        "CREATE TABLE rp_old.dist AS rp_old.local ENGINE = Distributed(loopback, rp_old, local, rand())",
+        "CREATE TABLE rp_old.nowhere (ts DateTime) ENGINE = Null",
+    ] {
+        run_sql(OLD, q);
+    }
+    let kinds = [
+        ("buffer", "rp_old.buffered"),
+        ("merge", "rp_old.merged"),
+        ("view", "rp_old.viewed"),
+        ("mv_inner", "rp_old.mv_inner"),
+        ("dist", "rp_old.dist"),
+        ("discarded", "rp_old.nowhere"),
+    ];
+    let r = evaluate(&retention_config(OLD, s, &kinds, "7d"));
+    let per = by_table(&r, "retention_per_telemetry_type");
+    assert_eq!(
+        per["rp_old.buffered"],
+        "the buffer table has no TTL (rows stored in rp_old.buffered → Buffer → rp_old.local)"
+    );
+    assert_eq!(
+        per["rp_old.merged"],
+        "the merge table has no TTL (rows stored in rp_old.merged → Merge → rp_old.local)"
+    );
+    assert_eq!(per["rp_old.viewed"], "the view table has no TTL (rows stored in rp_old.viewed → View → rp_old.local)");
+    assert_eq!(
+        per["rp_old.mv_inner"],
+        "the mv_inner table has no TTL (rows stored in rp_old.mv_inner → MaterializedView → rp_old..inner.mv_inner)"
+    );
+    assert_eq!(
+        per["rp_old.dist"],
+        "the dist table has no TTL (rows stored in rp_old.dist → Distributed on cluster loopback, local table on this server → rp_old.local)"
+    );
+    assert_eq!(
+        per["rp_old.nowhere"],
+        "the discarded table is a Null table without materialized views: rows are not stored"
+    );
+    let comp = by_table(&r, "retention_meets_compliance");
+    assert_eq!(comp.keys().collect::<Vec<_>>(), ["rp_old.nowhere"], "{comp:?}");
 }
 
 #[test]

@@ -442,7 +442,7 @@ pub static ITEMS: &[Item] = &[
         severity: Warning,
         automation: Automated,
         sources: &[Clickhouse],
-        rule: "every telemetry table has a TTL; a missing table is a finding",
+        rule: "every table storing a telemetry type's rows has a TTL that deletes or rolls up every row; a missing table is a finding",
         params: &[p(
             "tables",
             ParamKind::Map,
@@ -458,13 +458,19 @@ pub static ITEMS: &[Item] = &[
         severity: Warning,
         automation: Automated,
         sources: &[Clickhouse],
-        rule: "each table's TTL is at least the obligation for its telemetry type",
+        rule: "every table storing a type's rows (followed through Buffer, Distributed, Merge, views and materialized views) keeps them, and the watched columns, at least the obligation; a conditional delete counts for the rows it matches",
         params: &[
             p(
                 "obligations",
                 ParamKind::Map,
                 r#"{"metrics":"30d","logs":"30d","traces":"7d","events":"365d"}"#,
-                "telemetry type to the shortest retention allowed",
+                "telemetry type to the shortest retention allowed (years and months count as calendar months)",
+            ),
+            p(
+                "columns",
+                ParamKind::Map,
+                r#"{"logs":"body"}"#,
+                "telemetry type to columns (comma-separated) that a column TTL must not wipe sooner than the obligation",
             ),
             p(
                 "tables",

@@ -19,7 +19,7 @@ pub fn audit_logging_retention(ctx: &CheckCtx) -> CheckResult {
     let ch = ctx.snapshot.clickhouse.ready().map(|ch| -> CheckResult {
         let table = ctx.params.str("audit_table")?;
         let min = ctx.params.duration("min_retention")?;
-        Ok(super::retention::clickhouse_audit_retention(ch, table, min))
+        Ok(super::table_retention::clickhouse_audit_retention(ch, table, min))
     });
     let ch = ch.transpose()?;
     match super::cel::api_item(ctx) {
@@ -63,6 +63,7 @@ mod tests {
             Some(TableDef {
                 engine: "MergeTree".into(),
                 engine_full: format!("MergeTree ORDER BY ts TTL ts + toIntervalDay({days})"),
+                ..Default::default()
             }),
         );
         ch

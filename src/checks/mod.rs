@@ -3,6 +3,7 @@
 
 pub mod attestation;
 pub mod auth;
+pub mod calendar;
 pub mod cel;
 pub mod cidr;
 pub mod clickhouse_layout;
@@ -17,6 +18,7 @@ pub mod retention;
 pub mod scaling;
 pub mod secrets;
 pub mod strength;
+pub mod table_retention;
 pub mod ttl;
 
 use chrono::{DateTime, Utc};
@@ -253,8 +255,8 @@ pub static REGISTRY: &[Registered] = &[
             KubeKind::PersistentVolume,
         ],
     ),
-    ("retention_per_telemetry_type", retention::retention_per_telemetry_type, &[]),
-    ("retention_meets_compliance", retention::retention_meets_compliance, &[]),
+    ("retention_per_telemetry_type", table_retention::retention_per_telemetry_type, &[]),
+    ("retention_meets_compliance", table_retention::retention_meets_compliance, &[]),
     // monitoring
     ("prometheus_scraping", monitoring::prometheus_scraping, &[]),
     ("alert_rules_configured", monitoring::alert_rules_configured, &[]),

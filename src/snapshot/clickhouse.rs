@@ -15,8 +15,9 @@ pub struct ClickhouseSnapshot {
     pub disks: Option<Vec<Disk>>,
     /// Bytes on disk of active parts, per database and table.
     pub parts: Vec<TableBytes>,
-    /// The tables the items name (telemetry tables, audit table), by `database.table`;
-    /// None where the table does not exist.
+    /// The tables the items name (telemetry tables, audit table) and every table their rows
+    /// are stored in (see [`super::clickhouse_storage`]), by `database.table`; None where the
+    /// table does not exist or the exporter's user may not see it.
     pub tables: BTreeMap<String, Option<TableDef>>,
     /// Largest `result_bytes` of a finished query in `system.query_log` over the window:
     /// Ok(None) when no query finished in it, Err why when the log cannot be read.
@@ -43,11 +44,23 @@ pub struct TableBytes {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TableDef {
     pub engine: String,
     /// `engine_full` (engine, keys, TTL, settings) as the server prints it.
     pub engine_full: String,
+    /// `create_table_query`: column TTLs, a view's SELECT, a materialized view's `TO` table.
+    pub create_query: String,
+    /// `dependencies_*`: the materialized views reading from the table (`database.table`).
+    pub dependents: Vec<String>,
+    /// `target_database.target_table` of a materialized view, where the server has them.
+    pub target: Option<String>,
+    /// `uuid`, where the server has it: names a materialized view's inner table.
+    pub uuid: Option<String>,
+    /// For a Merge table, the tables its patterns select, as the server's `match` reads them.
+    pub merge_members: Option<Vec<String>>,
+    /// Column name → type (`system.columns`).
+    pub columns: BTreeMap<String, String>,
 }
 
 /// The newest successful BACKUP and RESTORE the server remembers.

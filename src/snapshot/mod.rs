@@ -2,6 +2,7 @@
 //! Plain data, no clients: checks import these types, never a source module.
 
 pub mod clickhouse;
+pub mod clickhouse_storage;
 pub mod http;
 pub mod kafka;
 pub mod kube_env;

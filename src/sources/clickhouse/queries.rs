@@ -11,6 +11,7 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use crate::snapshot::clickhouse::{Backups, Disk, TableBytes, TableDef};
+use crate::snapshot::clickhouse_storage::{stores, Stores};
 
 /// Codes a server answers a refused login with: 516 on current servers; 192 unknown user,
 /// 193 wrong password, 194 password required, 195 address not allowed on 18.x.
@@ -99,6 +100,11 @@ struct TableRow {
     name: String,
     engine: String,
     engine_full: String,
+    create_query: String,
+    dependencies_database: Vec<String>,
+    dependencies_table: Vec<String>,
+    uuid: String,
+    target: String,
 }
 
 /// Binds as an SQL tuple `('a', 'b')`: `IN` takes it on every server generation (18.x refuses
@@ -117,28 +123,167 @@ impl serde::Serialize for InList<'_> {
     }
 }
 
-/// The named tables (`database.table`), each Some when it exists.
+/// How many rounds of "the rows are stored in that table" are followed, and how many tables a
+/// Merge table may select before its members are left unread (and its items undecided).
+const MAX_DEPTH: usize = 8;
+const MAX_MERGE_MEMBERS: usize = 1000;
+
+/// The named tables (`database.table`) and every table their rows are stored in, each Some
+/// when it exists: Buffer destinations, Distributed local tables, Merge members, the tables
+/// views read, materialized views' targets, the views reading from a Null table.
 pub async fn tables(c: &Client, names: &[String]) -> Result<BTreeMap<String, Option<TableDef>>, Error> {
-    let mut out: BTreeMap<String, Option<TableDef>> = names.iter().map(|n| (n.clone(), None)).collect();
+    let mut out: BTreeMap<String, Option<TableDef>> = BTreeMap::new();
+    let newer = table_columns(c).await?;
+    let mut pending: Vec<String> = names.to_vec();
+    for _ in 0..MAX_DEPTH {
+        pending.retain(|n| !out.contains_key(n));
+        pending.sort();
+        pending.dedup();
+        if pending.is_empty() {
+            break;
+        }
+        let found = table_rows(c, &pending, &newer).await?;
+        let mut next = Vec::new();
+        for name in std::mem::take(&mut pending) {
+            let Some((database, table)) = name.split_once('.') else {
+                out.insert(name, None);
+                continue;
+            };
+            let Some(mut def) = found.get(&name).cloned() else {
+                out.insert(name, None);
+                continue;
+            };
+            match stores(database, table, &def) {
+                Stores::In(_, tables) => next.extend(tables),
+                Stores::MergeUnresolved { database, regexp, table_regexp } => {
+                    let members = merge_members(c, &database, regexp, &table_regexp).await?;
+                    if members.len() <= MAX_MERGE_MEMBERS {
+                        next.extend(members.iter().cloned());
+                        def.merge_members = Some(members);
+                    }
+                }
+                Stores::Itself | Stores::Nowhere(_) | Stores::Unknown(_) => {}
+            }
+            out.insert(name, Some(def));
+        }
+        pending = next;
+    }
+    let present: Vec<&String> = out.iter().filter(|(_, d)| d.is_some()).map(|(n, _)| n).collect();
+    let columns = column_types(c, &present).await?;
+    for (name, types) in columns {
+        if let Some(Some(def)) = out.get_mut(&name) {
+            def.columns = types;
+        }
+    }
+    Ok(out)
+}
+
+/// Which of the newer `system.tables` columns this server has: `uuid` (20.x) names an inner
+/// table in an Atomic database, `target_table` (24.x) names it outright.
+struct NewerColumns {
+    uuid: bool,
+    target: bool,
+}
+
+async fn table_columns(c: &Client) -> Result<NewerColumns, Error> {
+    let names = c
+        .query(
+            "SELECT toString(name) FROM system.columns WHERE database = 'system' AND table = 'tables' \
+             AND name IN ('uuid', 'target_table')",
+        )
+        .fetch_all::<String>()
+        .await?;
+    Ok(NewerColumns { uuid: names.iter().any(|n| n == "uuid"), target: names.iter().any(|n| n == "target_table") })
+}
+
+async fn table_rows(c: &Client, names: &[String], newer: &NewerColumns) -> Result<BTreeMap<String, TableDef>, Error> {
     let split: Vec<(&str, &str)> = names.iter().filter_map(|n| n.split_once('.')).collect();
+    if split.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let uuid = if newer.uuid { "toString(uuid)" } else { "''" };
+    let target = if newer.target {
+        "if(target_table = '', '', concat(toString(target_database), '.', toString(target_table)))"
+    } else {
+        "''"
+    };
+    let sql = format!(
+        "SELECT toString(database) AS database, toString(name) AS name, toString(engine) AS engine, \
+         toString(engine_full) AS engine_full, toString(create_table_query) AS create_query, \
+         arrayMap(x -> toString(x), dependencies_database) AS dependencies_database, \
+         arrayMap(x -> toString(x), dependencies_table) AS dependencies_table, {uuid} AS uuid, {target} AS target \
+         FROM system.tables WHERE database IN ? AND name IN ?"
+    );
+    let rows = c
+        .query(&sql)
+        .bind(InList(split.iter().map(|(d, _)| *d).collect()))
+        .bind(InList(split.iter().map(|(_, t)| *t).collect()))
+        .fetch_all::<TableRow>()
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let dependents =
+                r.dependencies_database.iter().zip(&r.dependencies_table).map(|(d, t)| format!("{d}.{t}")).collect();
+            let def = TableDef {
+                engine: r.engine,
+                engine_full: r.engine_full,
+                create_query: r.create_query,
+                dependents,
+                target: (!r.target.is_empty()).then_some(r.target),
+                uuid: (!r.uuid.is_empty()).then_some(r.uuid),
+                merge_members: None,
+                columns: BTreeMap::new(),
+            };
+            (format!("{}.{}", r.database, r.name), def)
+        })
+        .collect())
+}
+
+#[derive(Row, Deserialize)]
+struct NameRow {
+    database: String,
+    name: String,
+}
+
+/// The tables a Merge table selects, by the server's own regular expressions.
+async fn merge_members(c: &Client, database: &str, regexp: bool, table_regexp: &str) -> Result<Vec<String>, Error> {
+    let db_filter = if regexp { "match(database, ?)" } else { "database = ?" };
+    let sql = format!(
+        "SELECT toString(database) AS database, toString(name) AS name FROM system.tables \
+         WHERE {db_filter} AND match(name, ?) ORDER BY database, name LIMIT {}",
+        MAX_MERGE_MEMBERS + 1
+    );
+    let rows = c.query(&sql).bind(database).bind(table_regexp).fetch_all::<NameRow>().await?;
+    Ok(rows.into_iter().map(|r| format!("{}.{}", r.database, r.name)).collect())
+}
+
+#[derive(Row, Deserialize)]
+struct ColumnRow {
+    database: String,
+    table: String,
+    name: String,
+    ty: String,
+}
+
+/// Column types of the tables, by `database.table`: what a plain number in a TTL counts.
+async fn column_types(c: &Client, names: &[&String]) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
+    let split: Vec<(&str, &str)> = names.iter().filter_map(|n| n.split_once('.')).collect();
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     if split.is_empty() {
         return Ok(out);
     }
-    let databases = InList(split.iter().map(|(d, _)| *d).collect());
-    let tables = InList(split.iter().map(|(_, t)| *t).collect());
     let rows = c
         .query(
-            "SELECT toString(database) AS database, toString(name) AS name, toString(engine) AS engine, \
-             toString(engine_full) AS engine_full FROM system.tables WHERE database IN ? AND name IN ?",
+            "SELECT toString(database) AS database, toString(table) AS table, toString(name) AS name, \
+             toString(type) AS ty FROM system.columns WHERE database IN ? AND table IN ?",
         )
-        .bind(databases)
-        .bind(tables)
-        .fetch_all::<TableRow>()
+        .bind(InList(split.iter().map(|(d, _)| *d).collect()))
+        .bind(InList(split.iter().map(|(_, t)| *t).collect()))
+        .fetch_all::<ColumnRow>()
         .await?;
     for r in rows {
-        if let Some(slot) = out.get_mut(&format!("{}.{}", r.database, r.name)) {
-            *slot = Some(TableDef { engine: r.engine, engine_full: r.engine_full });
-        }
+        out.entry(format!("{}.{}", r.database, r.table)).or_default().insert(r.name, r.ty);
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@
 #   127.0.0.1:18124  Debian clickhouse-server 18.16 (tcp 19100); `default` has a password;
 #                    also HTTPS on 127.0.0.1:18443 with a certificate from $STATE/tls/ca.crt
 #   127.0.0.1:18126  a second 18.16 (tcp 19101) where `default` has no password
+# Each 18.16 knows a cluster `loopback` of itself, for Distributed tables.
 # Every server knows the exporter's own user `infrasage` (password in $STATE/infrasage.pw).
 # start|stop|reset|status; idempotent. State under $INFRASAGE_CH_STATE (default /tmp).
 set -euo pipefail
@@ -72,6 +73,7 @@ write_1816_config() { # $1 name, $2 http port, $3 tcp port, $4 secure|open
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>50</max_concurrent_queries>
   <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>500</flush_interval_milliseconds></query_log>
+  <remote_servers><loopback><shard><replica><host>127.0.0.1</host><port>$3</port></replica></shard></loopback></remote_servers>
 </yandex>
 XML
   cat >"$d/users.xml" <<XML
