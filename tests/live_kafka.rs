@@ -196,6 +196,82 @@ fn lag_is_exact_per_partition_and_summed_and_uncommitted_partitions_have_no_seri
 }
 
 /// One-shot `check` as JSON: id → check.
+/// Puts back a dynamic broker default however the test ends.
+struct BrokerDefault<'a>(&'a Kafka, &'static str);
+
+impl Drop for BrokerDefault<'_> {
+    fn drop(&mut self) {
+        self.0.set_broker_default(self.1, None);
+    }
+}
+
+fn messages(c: &Value) -> Vec<(String, String)> {
+    c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["object"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn retention_follows_the_cleanup_policy_the_size_bound_and_the_brokers_precedence() {
+    let Some((_g, k)) = kafka() else { return };
+    let scope = unique("ret");
+    let t = |suffix: &str| format!("{scope}-{suffix}");
+    k.create_topic(&t("bytes"), 1, 3, &[("retention.ms", "-1"), ("retention.bytes", "1024")]);
+    k.create_topic(&t("compact"), 1, 3, &[("cleanup.policy", "compact"), ("retention.ms", "3600000")]);
+    k.create_topic(&t("compactdelete"), 1, 3, &[("cleanup.policy", "compact,delete"), ("retention.ms", "3600000")]);
+    k.create_topic(&t("default"), 1, 3, &[]);
+    k.create_topic(&t("old"), 1, 3, &[("retention.ms", "-1"), ("retention.bytes", "104857600")]);
+    k.produce(&t("bytes"), 0, 200);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    k.produce_at(&t("old"), 0, 50, now_ms - 2 * 86_400_000);
+    k.produce(&t("old"), 0, 50);
+    let dir = tempfile::tempdir().unwrap();
+    let (checks, text) = check_once(&config(&dir, &scope, ""));
+    let ret = &checks["kafka_retention_24h"];
+    assert_eq!(status(ret), "fail", "{text}");
+    let got = messages(ret);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, format!("topic/{}", t("bytes")));
+    assert!(got[0].1.starts_with("retention.bytes 1024 (1.0 KiB) keeps partition 0 about "), "{got:?}");
+    assert_eq!(
+        got[1],
+        (format!("topic/{}", t("compactdelete")), "retention.ms 3600000 (1h) is below 1day".to_string())
+    );
+
+    // A bound on a partition that holds nothing yet: undecided, never a pass.
+    k.create_topic(&t("empty"), 1, 3, &[("retention.bytes", "1048576")]);
+    let (checks, text) = check_once(&config(&dir, &t("empty"), ""));
+    let ret = &checks["kafka_retention_24h"];
+    assert_eq!(status(ret), "error", "{text}");
+    assert!(ret["reason"].as_str().unwrap().contains("holds no record yet"), "{ret}");
+
+    // Compact-only and old-enough data pass; the topic without overrides has the broker's 7 days.
+    for ok in ["compact", "old", "default"] {
+        let (checks, text) = check_once(&config(&dir, &format!("{}$", t(ok)), ""));
+        assert_eq!(status(&checks["kafka_retention_24h"]), "pass", "{ok}: {text}");
+    }
+    let (checks, _) = check_once(&config(&dir, &format!("{}$", t("compact")), ""));
+    assert!(checks["kafka_retention_24h"]["reason"].as_str().unwrap().contains("compacted"));
+
+    // A dynamic cluster default overrides the static one for every topic without its own.
+    k.set_broker_default("log.retention.ms", Some("7200000"));
+    let _restore = BrokerDefault(k, "log.retention.ms");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (checks, text) = check_once(&config(&dir, &t("default"), ""));
+        let ret = &checks["kafka_retention_24h"];
+        if status(ret) == "fail" {
+            assert_eq!(messages(ret)[0].1, "retention.ms 7200000 (2h) is below 1day");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the dynamic default never showed: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 fn check_once(config: &str) -> (HashMap<String, Value>, String) {
     let out = support::run(&["check", "--config", config, "--output", "json"]);
     let text = format!("{}{}", support::stdout(&out), support::stderr(&out));

@@ -393,7 +393,7 @@ pub static ITEMS: &[Item] = &[
         severity: Critical,
         automation: Automated,
         sources: &[Kafka],
-        rule: "retention.ms of every topic in scope is at least min_retention, or -1",
+        rule: "every topic in scope whose cleanup.policy deletes keeps min_retention: retention.ms at least that or -1, and retention.bytes -1 or enough for it at each partition's measured write rate; compact-only topics pass as compacted",
         params: &[p("min_retention", ParamKind::Duration, r#""24h""#, "shortest acceptable topic retention")],
         anchor: "scaling",
     },

@@ -1,5 +1,5 @@
-//! The four items decided from the Kafka snapshot (infrastructure: brokers, replication;
-//! scaling: retention; go-live: consumer lag). One module for them because they share one
+//! Three items decided from the Kafka snapshot (infrastructure: brokers, replication;
+//! go-live: consumer lag; retention is in `kafka_retention`). One module for them because they share one
 //! snapshot and its vocabulary; each is still one function.
 
 use super::CheckCtx;
@@ -42,40 +42,6 @@ pub fn kafka_min_replication_factor(ctx: &CheckCtx) -> CheckResult {
         })
         .collect();
     Ok(Outcome::from_findings(findings, format!("{} topics, each with replication factor ≥ {min}", topics.len())))
-}
-
-// ---- kafka_retention_24h
-
-pub fn kafka_retention_24h(ctx: &CheckCtx) -> CheckResult {
-    let k = ctx.snapshot.kafka()?;
-    let min = ctx.params.duration("min_retention")?;
-    let min_ms = min.as_millis() as i64;
-    let topics: Vec<_> = k.topics.iter().filter(|t| !t.is_internal()).collect();
-    if topics.is_empty() {
-        return Err(Undecided::skipped("no topic in scope (internal __* topics are not counted)"));
-    }
-    let unreadable: Vec<String> =
-        topics.iter().filter_map(|t| t.config_error.as_ref().map(|e| format!("topic {}: {e}", t.name))).collect();
-    if let Some(first) = unreadable.first() {
-        return Err(Undecided::error(format!("configs of {} topics unreadable; first: {first}", unreadable.len())));
-    }
-    let human = humantime::format_duration(min);
-    let findings = topics
-        .iter()
-        .filter_map(|t| match t.retention_ms {
-            Some(-1) => None,
-            Some(ms) if ms >= min_ms => None,
-            Some(ms) => Some(Finding::new(
-                format!("topic/{}", t.name),
-                format!(
-                    "retention.ms {ms} ({}) is below {human}",
-                    humantime::format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
-                ),
-            )),
-            None => Some(Finding::new(format!("topic/{}", t.name), "retention.ms is not reported by the broker")),
-        })
-        .collect();
-    Ok(Outcome::from_findings(findings, format!("{} topics keep data at least {human} (or forever)", topics.len())))
 }
 
 // ---- kafka_consumer_lag
@@ -167,6 +133,7 @@ mod tests {
                     isr: (1..=rf).collect(),
                     low: Some(*low),
                     high: Some(*high),
+                    bounded: None,
                 })
                 .collect(),
             retention_ms: Some(604_800_000),
@@ -215,22 +182,6 @@ mod tests {
         let o = run("kafka_min_replication_factor", k, &[]);
         assert_eq!(o.status, Status::Fail);
         assert_eq!(finding_objects(&o), ["topic/scratch"]);
-    }
-
-    #[test]
-    fn one_hour_retention_fails_and_forever_passes() {
-        let mut k = cluster();
-        k.topics[1].retention_ms = Some(3_600_000);
-        let o = run("kafka_retention_24h", k.clone(), &[]);
-        assert_eq!(o.status, Status::Fail);
-        assert_eq!(finding_objects(&o), ["topic/events"]);
-        assert!(o.findings[0].message.contains("1h"), "{:?}", o.findings);
-        k.topics[1].retention_ms = Some(-1);
-        assert_eq!(run("kafka_retention_24h", k.clone(), &[]).status, Status::Pass);
-        k.topics[1].retention_ms = Some(86_400_000);
-        assert_eq!(run("kafka_retention_24h", k.clone(), &[]).status, Status::Pass);
-        k.topics[1].config_error = Some("DescribeConfigs: TopicAuthorizationFailed (29)".into());
-        assert_eq!(run("kafka_retention_24h", k, &[]).status, Status::Error);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod common;
 pub mod health;
 pub mod infrastructure;
 pub mod kafka;
+pub mod kafka_retention;
 pub mod monitoring;
 pub mod network;
 pub mod params;
@@ -226,7 +227,7 @@ pub static REGISTRY: &[Registered] = &[
         ],
     ),
     ("clickhouse_memory_limit", scaling::clickhouse_memory_limit, WORKLOAD_KINDS),
-    ("kafka_retention_24h", kafka::kafka_retention_24h, &[]),
+    ("kafka_retention_24h", kafka_retention::kafka_retention_24h, &[]),
     // retention
     (
         "log_field_exclusions",

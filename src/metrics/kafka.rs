@@ -162,7 +162,15 @@ mod tests {
     use crate::snapshot::kafka::{Broker, Committed, Group, Partition, Topic};
 
     fn snapshot() -> KafkaSnapshot {
-        let part = |id, low, high| Partition { id, leader: 1, replicas: vec![1, 2, 3], isr: vec![1, 2], low, high };
+        let part = |id, low, high| Partition {
+            id,
+            leader: 1,
+            replicas: vec![1, 2, 3],
+            isr: vec![1, 2],
+            low,
+            high,
+            bounded: None,
+        };
         KafkaSnapshot {
             brokers: vec![Broker { id: 1, host: "h".into(), port: 1, rack: None }],
             controller_id: Some(1),

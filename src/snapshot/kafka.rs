@@ -26,6 +26,10 @@ pub struct Topic {
     pub partitions: Vec<Partition>,
     /// Effective `retention.ms` (the broker default where the topic sets none); -1 = forever.
     pub retention_ms: Option<i64>,
+    /// Effective `retention.bytes` per partition; -1 = no bound.
+    pub retention_bytes: Option<i64>,
+    /// Effective `cleanup.policy`: `delete`, `compact` or `compact,delete`.
+    pub cleanup_policy: Option<String>,
     pub min_insync_replicas: Option<i32>,
     /// Why the topic's configs could not be read, when they could not.
     pub config_error: Option<String>,
@@ -41,9 +45,32 @@ pub struct Partition {
     pub low: Option<i64>,
     /// High watermark: the offset of the next record.
     pub high: Option<i64>,
+    /// Read only where `retention.bytes` bounds the topic: the bytes the leader's log holds
+    /// (DescribeLogDirs) and the timestamp of its oldest record (ListOffsets by time).
+    pub bounded: Option<BoundedLog>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoundedLog {
+    pub size_bytes: Option<i64>,
+    /// None when the partition holds no record.
+    pub oldest_ms: Option<i64>,
+    /// Why either could not be read.
+    pub error: Option<String>,
 }
 
 impl Topic {
+    /// Whether old segments are deleted at all (`delete` in the policy); a compact-only topic
+    /// keeps the last record of every key whatever `retention.*` says.
+    pub fn deletes(&self) -> bool {
+        self.cleanup_policy.as_deref().is_none_or(|p| p.split(',').any(|x| x.trim() == "delete"))
+    }
+
+    /// Whether `retention.bytes` can delete data: set, and the policy deletes.
+    pub fn bytes_bounded(&self) -> bool {
+        self.deletes() && self.retention_bytes.is_some_and(|b| b >= 0)
+    }
+
     pub fn is_internal(&self) -> bool {
         self.internal || self.name.starts_with("__")
     }

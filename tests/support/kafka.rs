@@ -11,6 +11,9 @@ use bytes::{Bytes, BytesMut};
 use infrasage_readiness::sources::kafka::client::{Conn, Security};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig, CreateTopicsRequest};
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
+};
 use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -124,6 +127,27 @@ impl Kafka {
     /// Appends `n` records to one partition (acks=all), through its leader.
     pub fn produce(&self, topic: &str, partition: i32, n: usize) {
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        self.produce_at(topic, partition, n, now_ms);
+    }
+
+    /// Sets (Some) or removes (None) a cluster-wide dynamic broker default, as
+    /// `kafka-configs --entity-default --entity-type brokers` does.
+    pub fn set_broker_default(&self, key: &str, value: Option<&str>) {
+        let config = AlterableConfig::default()
+            .with_name(s(key))
+            .with_config_operation(if value.is_some() { 0 } else { 1 })
+            .with_value(value.map(s));
+        let resource =
+            AlterConfigsResource::default().with_resource_type(4).with_resource_name(s("")).with_configs(vec![config]);
+        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![resource]);
+        let resp = self.rt.block_on(self.any().send(&req)).unwrap();
+        let r = &resp.responses[0];
+        assert_eq!(r.error_code, 0, "IncrementalAlterConfigs {key}: {:?}", r.error_message);
+    }
+
+    /// Appends `n` records stamped `timestamp_ms` (CreateTime) to one partition.
+    pub fn produce_at(&self, topic: &str, partition: i32, n: usize, timestamp_ms: i64) {
+        let now_ms = timestamp_ms;
         let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 transactional: false,

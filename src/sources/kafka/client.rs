@@ -38,6 +38,7 @@ fn max_version(key: i16) -> i16 {
         Ok(ApiKey::OffsetFetch) => 9,
         Ok(ApiKey::ListOffsets) => 8,
         Ok(ApiKey::DescribeConfigs) => 4,
+        Ok(ApiKey::DescribeLogDirs) => 4,
         Ok(ApiKey::SaslHandshake) => 1,
         Ok(ApiKey::SaslAuthenticate) => 2,
         Ok(ApiKey::CreateTopics) => 7,

@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use kafka_protocol::messages::consumer_group_describe_request::ConsumerGroupDescribeRequest;
 use kafka_protocol::messages::describe_configs_request::{DescribeConfigsRequest, DescribeConfigsResource};
 use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
+use kafka_protocol::messages::describe_log_dirs_request::{DescribableLogDirTopic, DescribeLogDirsRequest};
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::list_groups_request::ListGroupsRequest;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic};
@@ -20,7 +21,15 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::client::{code_text, is_coordinator_error, ErrorKind};
 use super::{KafkaSource, Listed};
-use crate::snapshot::kafka::{Broker, Committed, Group, KafkaSnapshot, Partition, Topic};
+use crate::snapshot::kafka::{BoundedLog, Broker, Committed, Group, KafkaSnapshot, Partition, Topic};
+
+/// The configs of one topic that the items read.
+struct TopicConfigs {
+    retention_ms: Option<i64>,
+    retention_bytes: Option<i64>,
+    cleanup_policy: Option<String>,
+    min_isr: Option<i32>,
+}
 
 /// How many collections in a row may reuse the last group list when ListGroups is partial.
 const KEEP_LISTING_FOR: u8 = 3;
@@ -70,6 +79,7 @@ impl KafkaSource {
                     isr: p.isr_nodes.iter().map(|b| b.0).collect(),
                     low: None,
                     high: None,
+                    bounded: None,
                 })
                 .collect();
             partitions.sort_by_key(|p| p.id);
@@ -84,9 +94,11 @@ impl KafkaSource {
         warnings.extend(config_warnings);
         for t in &mut topics {
             match configs.get(&t.name) {
-                Some(Ok((retention, min_isr))) => {
-                    t.retention_ms = *retention;
-                    t.min_insync_replicas = *min_isr;
+                Some(Ok(c)) => {
+                    t.retention_ms = c.retention_ms;
+                    t.retention_bytes = c.retention_bytes;
+                    t.cleanup_policy = c.cleanup_policy.clone();
+                    t.min_insync_replicas = c.min_isr;
                 }
                 Some(Err(e)) => t.config_error = Some(e.clone()),
                 None => t.config_error = Some("no config answer".to_string()),
@@ -99,6 +111,18 @@ impl KafkaSource {
                 if let Some((low, high)) = marks.get(&(t.name.clone(), p.id)) {
                     p.low = *low;
                     p.high = *high;
+                }
+            }
+        }
+        // Only topics whose size can cut their retention cost the extra requests.
+        if topics.iter().any(|t| t.bytes_bounded()) {
+            let logs = self.bounded_logs(&addr_of, &topics).await;
+            for t in topics.iter_mut().filter(|t| t.bytes_bounded()) {
+                for p in &mut t.partitions {
+                    p.bounded = Some(logs.get(&(t.name.clone(), p.id)).cloned().unwrap_or_else(|| BoundedLog {
+                        error: Some("the partition's leader did not answer".into()),
+                        ..Default::default()
+                    }));
                 }
             }
         }
@@ -132,19 +156,19 @@ impl KafkaSource {
         addr_of[ids[0]].clone()
     }
 
-    /// `retention.ms` and `min.insync.replicas` per topic: the effective values, so the
-    /// broker default shows where the topic sets none.
-    #[allow(clippy::type_complexity)]
+    /// The retention and ISR configs per topic: the effective values the broker applies (its
+    /// own precedence: topic override, dynamic broker default, `log.retention.ms` over
+    /// `.minutes` over `.hours`), so the broker default shows where the topic sets none.
     async fn configs(
         &self,
         addr: &str,
         topics: &[Topic],
-    ) -> (HashMap<String, Result<(Option<i64>, Option<i32>), String>>, Vec<String>) {
+    ) -> (HashMap<String, Result<TopicConfigs, String>>, Vec<String>) {
         let mut out = HashMap::new();
         if topics.is_empty() {
             return (out, Vec::new());
         }
-        let keys = Some(vec![s("retention.ms"), s("min.insync.replicas")]);
+        let keys = Some(vec![s("retention.ms"), s("retention.bytes"), s("cleanup.policy"), s("min.insync.replicas")]);
         let resources = topics
             .iter()
             .map(|t| {
@@ -172,9 +196,13 @@ impl KafkaSource {
                             .and_then(|c| c.value.as_ref())
                             .map(|v| v.to_string())
                     };
-                    let retention = value("retention.ms").and_then(|v| v.parse().ok());
-                    let min_isr = value("min.insync.replicas").and_then(|v| v.parse().ok());
-                    out.insert(name, Ok((retention, min_isr)));
+                    let configs = TopicConfigs {
+                        retention_ms: value("retention.ms").and_then(|v| v.parse().ok()),
+                        retention_bytes: value("retention.bytes").and_then(|v| v.parse().ok()),
+                        cleanup_policy: value("cleanup.policy"),
+                        min_isr: value("min.insync.replicas").and_then(|v| v.parse().ok()),
+                    };
+                    out.insert(name, Ok(configs));
                 }
                 (out, Vec::new())
             }
@@ -255,6 +283,103 @@ impl KafkaSource {
             warnings.push(format!("{failed} partition watermark answers carried an error (leader moving?)"));
         }
         (out, warnings)
+    }
+
+    /// For the partitions of byte-bounded topics, from each leader: the bytes its log holds
+    /// (DescribeLogDirs) and the timestamp of its oldest record (ListOffsets for the first
+    /// record at or after time 0).
+    async fn bounded_logs(
+        &self,
+        addr_of: &HashMap<i32, String>,
+        topics: &[Topic],
+    ) -> HashMap<(String, i32), BoundedLog> {
+        let mut by_leader: BTreeMap<i32, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+        for t in topics.iter().filter(|t| t.bytes_bounded()) {
+            for p in t.partitions.iter().filter(|p| addr_of.contains_key(&p.leader)) {
+                by_leader.entry(p.leader).or_default().entry(&t.name).or_default().push(p.id);
+            }
+        }
+        let calls = by_leader.iter().map(|(leader, parts)| async move {
+            let addr = &addr_of[leader];
+            let dirs = DescribeLogDirsRequest::default().with_topics(Some(
+                parts
+                    .iter()
+                    .map(|(t, ids)| {
+                        DescribableLogDirTopic::default().with_topic(TopicName(s(t))).with_partitions(ids.clone())
+                    })
+                    .collect(),
+            ));
+            let oldest =
+                ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_isolation_level(0).with_topics(
+                    parts
+                        .iter()
+                        .map(|(t, ids)| {
+                            ListOffsetsTopic::default().with_name(TopicName(s(t))).with_partitions(
+                                ids.iter()
+                                    .map(|id| {
+                                        ListOffsetsPartition::default().with_partition_index(*id).with_timestamp(0)
+                                    })
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                );
+            (parts, self.pool.call(addr, &dirs).await, self.pool.call(addr, &oldest).await)
+        });
+        let mut out: HashMap<(String, i32), BoundedLog> = HashMap::new();
+        for (parts, dirs, oldest) in join_all(calls).await {
+            let mut sizes: HashMap<(String, i32), i64> = HashMap::new();
+            let dirs_error = match dirs {
+                Ok(r) if r.error_code != 0 => Some(format!("DescribeLogDirs: {}", code_text(r.error_code))),
+                Ok(r) => {
+                    for dir in r.results.iter().filter(|d| d.error_code == 0) {
+                        for t in &dir.topics {
+                            for p in t.partitions.iter().filter(|p| !p.is_future_key) {
+                                sizes.insert((t.name.0.to_string(), p.partition_index), p.partition_size);
+                            }
+                        }
+                    }
+                    None
+                }
+                Err(e) => Some(format!("DescribeLogDirs: {e}")),
+            };
+            let mut stamps: HashMap<(String, i32), Result<Option<i64>, String>> = HashMap::new();
+            let oldest_error = match oldest {
+                Ok(r) => {
+                    for t in r.topics {
+                        for p in t.partitions {
+                            let v = match p.error_code {
+                                0 if p.offset < 0 => Ok(None),
+                                0 => Ok(Some(p.timestamp)),
+                                code => Err(format!("ListOffsets by time: {}", code_text(code))),
+                            };
+                            stamps.insert((t.name.0.to_string(), p.partition_index), v);
+                        }
+                    }
+                    None
+                }
+                Err(e) => Some(format!("ListOffsets by time: {e}")),
+            };
+            for (topic, ids) in parts {
+                for id in ids {
+                    let key = (topic.to_string(), *id);
+                    let size = sizes.get(&key).copied();
+                    let stamp = stamps.remove(&key);
+                    let error = dirs_error
+                        .clone()
+                        .or_else(|| size.is_none().then(|| "DescribeLogDirs did not report the partition".to_string()))
+                        .or(oldest_error.clone())
+                        .or_else(|| match &stamp {
+                            Some(Err(e)) => Some(e.clone()),
+                            None => Some("ListOffsets by time did not report the partition".into()),
+                            Some(Ok(_)) => None,
+                        });
+                    let oldest_ms = stamp.and_then(Result::ok).flatten();
+                    out.insert(key, BoundedLog { size_bytes: size, oldest_ms, error });
+                }
+            }
+        }
+        out
     }
 
     /// Every group in scope with its state, members and committed offsets.

@@ -61,6 +61,10 @@ offsets.topic.num.partitions=12
 transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
 min.insync.replicas=2
+# Two spellings of the default retention: the broker's precedence (minutes over hours) makes
+# it 7 days, and the exporter must report what the broker applies, not either line.
+log.retention.hours=1
+log.retention.minutes=10080
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
