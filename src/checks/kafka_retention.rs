@@ -64,13 +64,17 @@ pub fn kafka_retention_24h(ctx: &CheckCtx) -> CheckResult {
             }
         }
     }
-    let mut reason = format!("{} topics keep data at least {human} (or forever)", topics.len() - compacted.len());
+    let mut parts = Vec::new();
+    if compacted.len() < topics.len() {
+        parts.push(format!("{} topics keep data at least {human} (or forever)", topics.len() - compacted.len()));
+    }
     if !compacted.is_empty() {
-        reason.push_str(&format!(
-            "; compacted (cleanup.policy=compact, the latest record of every key is kept whatever retention.* says): {}",
+        parts.push(format!(
+            "compacted (cleanup.policy=compact, the latest record of every key is kept whatever retention.* says): {}",
             compacted.join(", ")
         ));
     }
+    let reason = parts.join("; ");
     Ok(Outcome::from_findings_or_undecided(findings, undecided, reason))
 }
 
