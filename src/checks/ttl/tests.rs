@@ -151,3 +151,53 @@ fn column_ttls_come_from_the_create_query() {
     assert!(column_ttls("CREATE TABLE p.t ( ts DateTime,  body String) ENGINE = MergeTree ORDER BY ts").is_empty());
     assert!(column_ttls("CREATE VIEW p.v AS SELECT 1").is_empty());
 }
+
+/// One element as the server prints it, and what it must read back as.
+fn element() -> impl proptest::strategy::Strategy<Value = (String, Span, &'static str, bool)> {
+    use proptest::prelude::*;
+    let unit = prop_oneof![
+        Just(("Hour", Span::secs(3600))),
+        Just(("Day", Span::secs(DAY))),
+        Just(("Week", Span::secs(7 * DAY))),
+        Just(("Month", Span::months(1))),
+        Just(("Quarter", Span::months(3))),
+        Just(("Year", Span::months(12))),
+    ];
+    let action = prop_oneof![
+        Just(("", "delete")),
+        Just((" TO VOLUME 'cold, slow'", "keep")),
+        Just((" RECOMPRESS CODEC(ZSTD(17))", "keep")),
+        Just((" GROUP BY k, toStartOfDay(ts) SET v = sum(v), w = max(w)", "rollup")),
+        Just((" GROUP BY k SET v = sum(v)", "rollup")),
+    ];
+    (1u32..500, unit, action, any::<bool>()).prop_map(|(n, (name, per), (tail, kind), conditional)| {
+        let after = Span { months: per.months * n, secs: per.secs * u64::from(n) };
+        // The server prints WHERE only after a delete (it refuses it after GROUP BY).
+        let condition = conditional && kind == "delete";
+        let text = format!(
+            "ts + toInterval{name}({n}){tail}{}",
+            if condition { " WHERE level IN ('debug', 'a,b')" } else { "" }
+        );
+        (text, after, kind, condition)
+    })
+}
+
+proptest::proptest! {
+    // Any list of elements the server can print reads back element by element: the commas
+    // inside key lists, SET lists, quotes and calls never split one.
+    #[test]
+    fn every_printed_element_list_reads_back(elements in proptest::collection::vec(element(), 1..6)) {
+        let ttl: Vec<&str> = elements.iter().map(|e| e.0.as_str()).collect();
+        let ttl = ttl.join(", ");
+        // A key list without SET would take the following elements; the generator always ends
+        // GROUP BY with SET, as the server requires for a later element to parse.
+        let read = parse(&ttl, &datetime).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{ttl}: {e}")))?;
+        proptest::prop_assert_eq!(read.len(), elements.len(), "{}", ttl);
+        for (c, (_, after, kind, conditional)) in read.iter().zip(&elements) {
+            proptest::prop_assert_eq!(c.after, *after, "{}", ttl);
+            let got = match c.action { Action::Delete => "delete", Action::Keep => "keep", Action::Rollup(_) => "rollup" };
+            proptest::prop_assert_eq!(got, *kind, "{}", ttl);
+            proptest::prop_assert_eq!(c.condition.is_some(), *conditional, "{}", ttl);
+        }
+    }
+}
