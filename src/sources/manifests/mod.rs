@@ -452,7 +452,9 @@ fn typed<T: DeserializeOwned + k8s_openapi::Metadata<Ty = ObjectMeta>>(
         if redact {
             format!("{name}: at {}: invalid value (not shown)", e.path())
         } else {
-            format!("{name}: at {}: {}", e.path(), e.inner())
+            // Any literal may be a credential (`value: 444777111222` in an env): say the
+            // type and the path, never the value.
+            format!("{name}: at {}: {}", e.path(), crate::redact::serde_message(&e.inner().to_string()))
         }
     })?;
     let meta = obj.metadata_mut();
