@@ -268,7 +268,10 @@ mod tests {
         }
         let v = serde_json::json!([{"title": "ok"}, {"title": ["Bearer zzzzzz"]}]);
         let e = from_json_value::<Vec<Dash>>(v).unwrap_err();
-        assert!(e.contains("[1].title") && e.contains("invalid type: sequence, expected a string") && !e.contains("zzzzzz"), "{e}");
+        assert!(
+            e.contains("[1].title") && e.contains("invalid type: sequence, expected a string") && !e.contains("zzzzzz"),
+            "{e}"
+        );
     }
 
     #[test]
