@@ -492,6 +492,16 @@ mod tests {
     }
 
     #[test]
+    fn a_literal_of_the_wrong_type_is_named_by_type_and_path_never_quoted() {
+        let (_, w) = load(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    env:\n    - {name: DB_PASSWORD, value: 444777111222}\n    - {name: TOKEN, value: 1.5e9}\n",
+        );
+        let text = w.join("\n");
+        assert!(text.contains("spec.containers[0].env[0].value") && text.contains("an integer"), "{text}");
+        assert!(!text.contains("444777"), "{text}");
+    }
+
+    #[test]
     fn multi_document_yaml_json_and_lists() {
         let (k, w) = load(
             r#"
