@@ -142,13 +142,68 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts")
 }
 
+/// Client crates that log requests (headers included) at debug and trace: capped at info
+/// whatever `RUST_LOG` asks, so `RUST_LOG=debug` cannot print a password or a token (the
+/// clickhouse crate logs its request headers, the password among them, at debug).
+pub const NOISY_TARGETS: &[&str] = &[
+    "clickhouse",
+    "hyper",
+    "hyper_util",
+    "hyper_rustls",
+    "reqwest",
+    "h2",
+    "rustls",
+    "tokio_rustls",
+    "kube",
+    "kube_client",
+    "tower",
+    "tower_http",
+];
+
 fn init_logging(format: LogFormat, default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Applied after RUST_LOG whatever it says, even `hyper::proto=trace`.
+    let cap =
+        tracing_subscriber::filter::filter_fn(|meta| *meta.level() <= tracing::Level::INFO || !is_noisy(meta.target()));
+    let writer = || ScrubbingWriter(std::io::stderr());
+    let registry = tracing_subscriber::registry();
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => {
+            registry.with(tracing_subscriber::fmt::layer().with_writer(writer).with_filter(env).with_filter(cap)).init()
+        }
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().with_writer(writer).with_filter(env).with_filter(cap))
+            .init(),
+    }
+    // A panic is one log event (one JSON line under --log-format json) without its payload,
+    // which may carry foreign text; the location says where to look.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(at, "panic");
+    }));
+}
+
+/// Whether `target` (a module path, or a `log` target) belongs to one of [`NOISY_TARGETS`].
+pub fn is_noisy(target: &str) -> bool {
+    NOISY_TARGETS.iter().any(|t| target.strip_prefix(t).is_some_and(|rest| rest.is_empty() || rest.starts_with("::")))
+}
+
+/// Every log line passes the redactor on its way out: the last line of defence should an
+/// event (ours or a crate's) carry a known secret. The formatter writes one event per write.
+struct ScrubbingWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for ScrubbingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(crate::redact::scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 

@@ -14,6 +14,7 @@ use crate::catalogue::{self, Automation, Category, Item, Severity, SourceId};
 use crate::checks::{self, CheckCtx, CheckFn, Params};
 use crate::config::{Attestation, Config, CustomCheck};
 use crate::outcome::{Outcome, Status};
+use crate::redact;
 use crate::results::{CheckReport, Report, SourceReport, Summary, MAX_FINDINGS};
 use crate::snapshot::{Snapshot, SourceState};
 use crate::sources::{Gathered, Source, SourceSet};
@@ -127,6 +128,14 @@ impl Engine {
                 continue;
             };
             let mut last = self.last_success.lock().expect("last-success lock");
+            // The backstop of the redaction discipline: whatever a source wrote, known
+            // secrets are masked before the text reaches the snapshot, logs or outputs.
+            if let Ok(Gathered { data: crate::snapshot::SourceData::Kubernetes(k), .. }) = &result {
+                k.register_secrets();
+            }
+            let result = result
+                .map(|g| Gathered { warnings: g.warnings.iter().map(|w| redact::scrub(w)).collect(), ..g })
+                .map_err(|why| redact::scrub(&why));
             let report = match result {
                 Ok(Gathered { data, warnings }) => {
                     snapshot.insert(data);
@@ -186,6 +195,7 @@ impl Engine {
                 .unwrap_or_else(|_| Outcome::error("internal error: the expression panicked"));
             let total = outcome.findings.len();
             outcome.findings.truncate(MAX_FINDINGS);
+            scrub_outcome(&mut outcome);
             out.push(CheckReport {
                 id: c.id.clone(),
                 category: c.category.clone(),
@@ -205,6 +215,7 @@ impl Engine {
     fn report(&self, item: &Item, severity: Severity, mut outcome: Outcome) -> CheckReport {
         let total = outcome.findings.len();
         outcome.findings.truncate(MAX_FINDINGS);
+        scrub_outcome(&mut outcome);
         CheckReport {
             id: item.id.to_string(),
             category: item.category.as_str().to_string(),
@@ -217,6 +228,17 @@ impl Engine {
             findings_total: total,
             reason: outcome.reason,
         }
+    }
+}
+
+/// Checks describe secrets instead of quoting them; this masks anything known that slipped in.
+fn scrub_outcome(o: &mut Outcome) {
+    if let Some(r) = &mut o.reason {
+        *r = redact::scrub(r);
+    }
+    for f in &mut o.findings {
+        f.object = redact::scrub(&f.object);
+        f.message = redact::scrub(&f.message);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fixtures;
 pub mod metrics;
 pub mod outcome;
+pub mod redact;
 pub mod report;
 pub mod results;
 pub mod server;

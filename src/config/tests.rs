@@ -183,3 +183,20 @@ fn kafka_tls_without_verification_is_refused_by_key() {
         vec!["kafka.tls.insecure_skip_verify"]
     );
 }
+
+#[test]
+fn credentials_in_urls_are_refused_by_key_without_echoing_them() {
+    let yaml = "services: { gateway: { url: 'http://svc:S3cretUserinfo@gw:8080/health' } }
+prometheus: { url: 'https://admin:PromPw77@prom:9090' }
+alertmanager: { url: 'http://am:9093/?next=a@b' }
+grafana: { url: 'http://tok@grafana:3000' }
+clickhouse: { url: 'http://default:ChPw99@ch:8123' }";
+    let e = load_yaml(yaml).unwrap_err();
+    let keys: Vec<&str> = e.0.iter().map(|e| e.key.as_str()).collect();
+    // An `@` in the query is not userinfo, so alertmanager passes.
+    assert_eq!(keys, vec!["clickhouse.url", "services.gateway.url", "prometheus.url", "grafana.url"]);
+    let text = e.to_string();
+    for secret in ["S3cretUserinfo", "PromPw77", "ChPw99", "tok@"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+}

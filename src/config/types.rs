@@ -283,12 +283,15 @@ impl<'de> Deserialize<'de> for SecretString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // The environment layer may have parsed a numeric secret into a number.
         let v = serde_json::Value::deserialize(d)?;
-        match v {
-            serde_json::Value::String(s) => Ok(SecretString(s)),
-            serde_json::Value::Number(n) => Ok(SecretString(n.to_string())),
-            serde_json::Value::Bool(b) => Ok(SecretString(b.to_string())),
-            _ => Err(serde::de::Error::custom("expected a string")),
-        }
+        let s = match v {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => return Err(serde::de::Error::custom("expected a string")),
+        };
+        // Known to the redactor from the moment it is read.
+        crate::redact::register(&s);
+        Ok(SecretString(s))
     }
 }
 

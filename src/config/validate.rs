@@ -111,6 +111,18 @@ impl Validator {
     }
 
     fn url(&mut self, key: &str, url: &str) {
+        // Userinfo is a credential written in the file, refused like the other inline secrets;
+        // the URL itself is not quoted then, as it holds the password.
+        let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            self.err(
+                key,
+                "credentials in the URL (user:password@) are not accepted; \
+                 use the *_file key or the environment for secrets",
+            );
+            return;
+        }
         let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
         if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
             self.err(key, format!("{url:?} is not an http:// or https:// URL"));

@@ -165,7 +165,49 @@ pub fn map_selector_matches(sel: &BTreeMap<String, String>, labels: &BTreeMap<St
     !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
+/// Values read from a cluster or manifests are masked from this length on: a real credential is
+/// longer, and masking short weak ones (`infrasage`, `changeme`) everywhere would also mask the
+/// namespace or object names the findings about them must show.
+pub const MIN_MASKED_KUBE_VALUE: usize = 12;
+
+/// Names that say a value is a credential (ConfigMap keys, env variables).
+fn credential_like(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "apikey", "api_key", "credential", "private_key", "auth"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
 impl KubeSnapshot {
+    /// Makes every Secret value, credential-named ConfigMap value and credential-named literal
+    /// env value known to the redactor, so no error or log line can carry one.
+    pub fn register_secrets(&self) {
+        let reg = |v: &[u8]| {
+            if v.trim_ascii().len() >= MIN_MASKED_KUBE_VALUE {
+                crate::redact::register_bytes(v);
+            }
+        };
+        for s in &self.secrets {
+            s.data.values().for_each(|v| reg(&v.0));
+        }
+        for cm in &self.config_maps {
+            for (k, v) in cm.data.iter().flatten() {
+                if credential_like(k) {
+                    reg(v.as_bytes());
+                }
+            }
+        }
+        for w in self.workloads() {
+            for (c, _) in w.containers() {
+                for e in c.env.iter().flatten() {
+                    if let Some(v) = e.value.as_deref().filter(|_| credential_like(&e.name)) {
+                        reg(v.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
     pub fn in_scope(&self, namespace: &str) -> bool {
         self.scope.namespaces.iter().any(|n| n == namespace)
     }

@@ -100,6 +100,7 @@ pub fn clickhouse_needs(config: &Config) -> clickhouse::ClickhouseNeeds {
 /// Builds the sources the config asks for. `manifests` (from the command line) replaces the
 /// live Kubernetes API with rendered files.
 pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String> {
+    register_secret_files(config);
     let mut set = SourceSet { active: Vec::new(), idle: BTreeMap::new() };
     let kube = config.kubernetes.clone();
     let manifest_paths: Vec<PathBuf> = if manifests.is_empty() {
@@ -132,6 +133,24 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
     push_http(&mut set, SourceId::Grafana, http::grafana::GrafanaSource::new(config)?);
     push_http(&mut set, SourceId::InfrasageApi, http::api::ApiSource::new(config)?);
     Ok(set)
+}
+
+/// The contents of the secret files are known to the redactor before any source runs (tokens
+/// are registered again at each request, as their files are re-read there; secrets from the
+/// environment are registered as the config is read).
+fn register_secret_files(config: &Config) {
+    let kafka = config.kafka.as_ref().and_then(|k| k.sasl.as_ref());
+    let files = [
+        kafka.and_then(|s| s.password_file.as_ref()),
+        config.clickhouse.as_ref().and_then(|c| c.password_file.as_ref()),
+        config.grafana.as_ref().and_then(|g| g.token_file.as_ref()),
+        config.infrasage_api.as_ref().and_then(|a| a.token_file.as_ref()),
+    ];
+    for path in files.into_iter().flatten() {
+        if let Ok(bytes) = std::fs::read(path) {
+            crate::redact::register_bytes(&bytes);
+        }
+    }
 }
 
 /// An HTTP source runs when configured; otherwise its items are skipped as not configured.

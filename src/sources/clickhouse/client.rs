@@ -55,6 +55,9 @@ impl Transport {
 
     /// A client of its own (own connection pool) for `url` as `user`.
     pub fn client(&self, url: &str, user: &str, password: &str) -> clickhouse::Client {
+        // Known from here on, so every error and log line that might echo it masks it (the
+        // crate sends it as a header or as Basic auth, so both forms).
+        crate::redact::register_basic(user, password);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -82,34 +85,28 @@ pub fn exception_code(text: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// One line, at most ~200 characters, with `secret` (when non-empty) masked: what reaches
-/// reasons, logs and metrics.
+/// One line, at most ~200 characters, with `secret` and every other known secret masked
+/// *before* the cut (a cut first would leave a prefix of the secret): what reaches reasons,
+/// logs and metrics.
 pub fn describe(err: &clickhouse::error::Error, secret: &str) -> String {
     let mut text = crate::sources::error_chain(err);
     let looks_like_clickhouse = exception_code(&text).is_some();
     if let clickhouse::error::Error::BadResponse(body) = err {
         if !looks_like_clickhouse {
-            text = format!("answer is not ClickHouse's: {}", one_line(body));
+            text = format!("answer is not ClickHouse's: {body}");
         }
     }
-    mask(&one_line(&text), secret)
+    one_line(&mask(&text, secret))
 }
 
+/// Foreign text as one line of at most ~200 characters, known secrets masked first.
 pub fn one_line(s: &str) -> String {
-    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 200 {
-        format!("{}…", flat.chars().take(200).collect::<String>())
-    } else {
-        flat
-    }
+    crate::redact::excerpt(s, crate::redact::EXCERPT_CHARS)
 }
 
+/// `s` with `secret` (when non-empty, in every encoded form) and every registered secret masked.
 pub fn mask(s: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        s.to_string()
-    } else {
-        s.replace(secret, "***")
-    }
+    crate::redact::scrub_with(s, &[secret])
 }
 
 #[cfg(test)]
@@ -138,5 +135,12 @@ mod tests {
     fn the_secret_is_masked() {
         let e = clickhouse::error::Error::BadResponse("Code: 1. echo hunter2".into());
         assert_eq!(describe(&e, "hunter2"), "bad response: Code: 1. echo ***");
+    }
+
+    #[test]
+    fn a_secret_past_the_cut_leaves_no_prefix() {
+        let body = format!("Code: 1. {} \"x-clickhouse-key\": \"PLANTCHPW-99aa\"", "h".repeat(150));
+        let d = describe(&clickhouse::error::Error::BadResponse(body), "PLANTCHPW-99aa");
+        assert!(!d.contains("PLANTC"), "{d}");
     }
 }

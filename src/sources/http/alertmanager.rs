@@ -73,7 +73,7 @@ impl Source for AlertmanagerSource {
         Box::pin(async move {
             let v = self.endpoint.json("GET", "/api/v2/status").await?;
             let status: Status =
-                serde_json::from_value(v).map_err(|e| format!("/api/v2/status: unexpected answer: {e}"))?;
+                crate::redact::from_json_value(v).map_err(|e| format!("/api/v2/status: unexpected answer: {e}"))?;
             let (route, receivers) = parse_config(&status.config.original)?;
             let answers = self.endpoint.answers(&self.planned).await;
             let snap = AlertmanagerSnapshot { route, receivers, answers };
@@ -84,7 +84,8 @@ impl Source for AlertmanagerSource {
 
 /// The routing tree and receivers of an Alertmanager config file.
 pub fn parse_config(yaml: &str) -> Result<(Route, Vec<Receiver>), String> {
-    let c: AmConfig = serde_yaml_ng::from_str(yaml).map_err(|e| format!("config.original: {e}"))?;
+    let c: AmConfig = serde_yaml_ng::from_str(yaml)
+        .map_err(|e| format!("config.original: {}", crate::redact::serde_message(&e.to_string())))?;
     let route = convert(c.route.unwrap_or_default())?;
     let receivers = c
         .receivers

@@ -48,7 +48,7 @@ impl Source for GrafanaSource {
             // 5000 is Grafana's largest page; more dashboards than that is not a readiness question.
             let v = self.endpoint.json("GET", "/api/search?type=dash-db&limit=5000").await?;
             let hits: Vec<Hit> =
-                serde_json::from_value(v).map_err(|e| format!("/api/search: unexpected answer: {e}"))?;
+                crate::redact::from_json_value(v).map_err(|e| format!("/api/search: unexpected answer: {e}"))?;
             let dashboards = hits.into_iter().map(|h| Dashboard { uid: h.uid, title: h.title }).collect();
             let answers = self.endpoint.answers(&self.planned).await;
             let snap = GrafanaSnapshot { dashboards, answers };

@@ -57,7 +57,12 @@ pub struct Answer {
 
 impl Endpoint {
     pub fn new(url: &str, tls: Option<&TlsConfig>, timeout: Duration, token: Token) -> Result<Endpoint, String> {
-        let base = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
+        // The config refuses userinfo; should one get here anyway it is masked, never quoted.
+        let base = reqwest::Url::parse(url).map_err(|e| format!("the URL does not parse: {e}"))?;
+        if let Some(pw) = base.password() {
+            crate::redact::register_basic(base.username(), pw);
+            crate::redact::register(pw);
+        }
         let host = base.host_str().unwrap_or_default().to_string();
         let port = base.port_or_known_default();
         // A redirect may change the path, never the host: a health probe answered by another
@@ -111,6 +116,8 @@ impl Endpoint {
         let url = self.url(path)?;
         let mut req = self.client.request(method, url.clone());
         if let Some(t) = self.token.read()? {
+            // Known before it is sent, so an answer echoing it is masked wherever it goes.
+            crate::redact::register(&t);
             req = req.bearer_auth(t);
         }
         let mut resp = req.send().await.map_err(|e| describe(&e, &url))?;
@@ -132,7 +139,8 @@ impl Endpoint {
         if a.status != 200 {
             return Err(format!("{method} {where_} answered HTTP {}{}", a.status, status_hint(a.status)));
         }
-        serde_json::from_slice(&a.body).map_err(|e| format!("{method} {where_}: not JSON: {e}"))
+        serde_json::from_slice(&a.body)
+            .map_err(|e| format!("{method} {where_}: not JSON: {}", crate::redact::json_error(&e)))
     }
 
     /// Every planned request (`"GET /path"`), concurrently, each answer kept apart.
@@ -189,10 +197,11 @@ fn describe(e: &reqwest::Error, url: &reqwest::Url) -> String {
         cause = s.to_string();
         src = s.source();
     }
+    // Origin and path only: never userinfo or a query string, which may carry credentials.
     let target = format!("{}{}", url.origin().ascii_serialization(), url.path());
     if cause.is_empty() {
         format!("{target}: {what}")
     } else {
-        format!("{target}: {what}: {cause}")
+        format!("{target}: {what}: {}", crate::redact::excerpt(&cause, crate::redact::EXCERPT_CHARS))
     }
 }

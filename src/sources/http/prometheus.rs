@@ -85,7 +85,8 @@ impl PrometheusSource {
     async fn api<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
         let v = self.endpoint.json("GET", path).await?;
         let where_ = path.split('?').next().unwrap_or(path);
-        let env: Envelope<T> = serde_json::from_value(v).map_err(|e| format!("{where_}: unexpected answer: {e}"))?;
+        let env: Envelope<T> =
+            crate::redact::from_json_value(v).map_err(|e| format!("{where_}: unexpected answer: {e}"))?;
         match (env.status.as_str(), env.data) {
             ("success", Some(d)) => Ok(d),
             _ => Err(format!("{where_}: {}", env.error.unwrap_or_else(|| format!("status {}", env.status)))),

@@ -80,7 +80,9 @@ async fn probe(ep: &Endpoint, url: String) -> ServiceProbe {
     match answer {
         Ok(a) => {
             p.status = Some(a.status);
-            p.body = Some(serde_json::from_slice(&a.body).map_err(|e| format!("not JSON: {e}")));
+            p.body = Some(
+                serde_json::from_slice(&a.body).map_err(|e| format!("not JSON: {}", crate::redact::json_error(&e))),
+            );
         }
         Err(e) => p.error = Some(e),
     }

@@ -452,7 +452,9 @@ fn typed<T: DeserializeOwned + k8s_openapi::Metadata<Ty = ObjectMeta>>(
         if redact {
             format!("{name}: at {}: invalid value (not shown)", e.path())
         } else {
-            format!("{name}: at {}: {}", e.path(), e.inner())
+            // Any literal may be a credential (`value: 444777111222` in an env): say the
+            // type and the path, never the value.
+            format!("{name}: at {}: {}", e.path(), crate::redact::serde_message(&e.inner().to_string()))
         }
     })?;
     let meta = obj.metadata_mut();
@@ -487,6 +489,16 @@ mod tests {
         let g = l.finish();
         let SourceData::Kubernetes(k) = g.data else { panic!("the manifest loader fills Kubernetes") };
         (*k, g.warnings)
+    }
+
+    #[test]
+    fn a_literal_of_the_wrong_type_is_named_by_type_and_path_never_quoted() {
+        let (_, w) = load(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    env:\n    - {name: DB_PASSWORD, value: 444777111222}\n    - {name: TOKEN, value: 1.5e9}\n",
+        );
+        let text = w.join("\n");
+        assert!(text.contains("spec.containers[0].env[0].value") && text.contains("an integer"), "{text}");
+        assert!(!text.contains("444777"), "{text}");
     }
 
     #[test]

@@ -310,7 +310,11 @@ fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, S
                 ("bool", Value::Bool(_)) | ("null", Value::Null) => true,
                 _ => false,
             };
-            return if ok { Ok(v) } else { Err(format!("cannot decode {text:?} as a !!{want}")) };
+            return if ok {
+                Ok(v)
+            } else {
+                Err(format!("cannot decode the value (not shown; it may be a credential) as a !!{want}"))
+            };
         }
         _ => {}
     }
