@@ -56,6 +56,11 @@ impl ClickhouseSource {
             (None, None) => SecretString(String::new()),
         };
         let user = cfg.user.clone().unwrap_or_else(|| "default".to_string());
+        // Known from here on, so every error and log line that might echo it masks it (the
+        // crate sends it as a header or as Basic auth, so both forms). The well-known default
+        // logins the probe tries are public words, not secrets: masking them would hide which
+        // login a finding names.
+        crate::redact::register_basic(&user, &password.0);
         let url = cfg.url.trim_end_matches('/').to_string();
         let transport = Transport::new(cfg.tls.as_ref())?;
         let client = transport.client(&url, &user, &password.0);
