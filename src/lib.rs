@@ -15,3 +15,4 @@ pub mod results;
 pub mod server;
 pub mod snapshot;
 pub mod sources;
+pub mod yaml;

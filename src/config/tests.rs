@@ -200,3 +200,130 @@ clickhouse: { url: 'http://default:ChPw99@ch:8123' }";
         assert!(!text.contains(secret), "{text}");
     }
 }
+
+#[test]
+fn every_wrong_type_and_unknown_key_is_reported_in_one_pass() {
+    let keys = refused_keys(
+        "interval: soon
+listn: x
+kubernetes: { namespaces: 3, in_cluster: maybe, timeout: 10 parsecs }
+kafka: { bootstrap_servers: [a, b], tmeout: 3s }
+checks: { kafka_min_brokers: { severity: loud } }",
+    );
+    for k in [
+        "interval",
+        "listn",
+        "kubernetes.namespaces",
+        "kubernetes.in_cluster",
+        "kubernetes.timeout",
+        "kafka.bootstrap_servers",
+        "kafka.tmeout",
+        "checks.kafka_min_brokers.severity",
+    ] {
+        assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
+    }
+    // A required key refused for its type is not reported again as missing.
+    assert_eq!(keys.iter().filter(|k| k.starts_with("kafka")).count(), 2, "{keys:?}");
+}
+
+#[test]
+fn a_refused_environment_value_names_its_variable() {
+    let e = load_yaml_env(
+        "kafka: { bootstrap_servers: 'a:9092' }",
+        &[("INFRASAGE_READINESS__KAFKA__TIMEOUT", "soon"), ("INFRASAGE_READINESS__LISTEN", "nowhere")],
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("config key `kafka.timeout` (set by INFRASAGE_READINESS__KAFKA__TIMEOUT)"), "{text}");
+    // Validation after the types names the variable too.
+    let e = load_yaml_env("{}", &[("INFRASAGE_READINESS__LISTEN", "nowhere")]).unwrap_err();
+    assert_eq!(e.0[0].env.as_deref(), Some("INFRASAGE_READINESS__LISTEN"));
+}
+
+#[test]
+fn alias_bombs_and_deep_nesting_are_refused_quickly() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..30 {
+        let p = i - 1;
+        bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let e = load_yaml(&bomb).unwrap_err().to_string();
+    assert!(e.contains("aliases expand to more than"), "{e}");
+    let deep = format!("x: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let e = load_yaml(&deep).unwrap_err().to_string();
+    assert!(e.contains("nested deeper than"), "{e}");
+    let mut block = String::new();
+    for i in 0..200 {
+        block.push_str(&format!("{}k{i}:\n", " ".repeat(i)));
+    }
+    let e = load_yaml(&block).unwrap_err().to_string();
+    assert!(e.contains("nested deeper than"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn the_config_must_be_one_small_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_with_env(Some(dir.path()), Vec::new()).unwrap_err().to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+    let e = load_yaml(&format!("doc_base_url: '{}'", "x".repeat(MAX_CONFIG_BYTES as usize))).unwrap_err().to_string();
+    assert!(e.contains("larger than"), "{e}");
+    let e = load_yaml("interval: 30s\n---\ninterval: 60s\n").unwrap_err().to_string();
+    assert!(e.contains("holds 2 YAML documents"), "{e}");
+    assert!(load_yaml("[1, 2]").unwrap_err().to_string().contains("not a mapping"));
+    assert!(load_yaml("").is_ok(), "an empty file is the defaults");
+}
+
+#[test]
+fn durations_counts_and_factors_are_range_checked() {
+    assert_eq!(
+        refused_keys("attestations: { rto_rpo_documented: { by: a, at: 2026-01-01, expires_after: 1000000000000d } }"),
+        vec!["attestations.rto_rpo_documented.expires_after"]
+    );
+    assert_eq!(refused_keys("interval: 99999999999999"), vec!["interval"]);
+    assert_eq!(
+        refused_keys("checks: { kafka_min_brokers: { params: { min_brokers: -3 } } }"),
+        vec!["checks.kafka_min_brokers.params.min_brokers"]
+    );
+    assert_eq!(
+        refused_keys("checks: { clickhouse_memory_limit: { params: { factor: -4.0 } } }"),
+        vec!["checks.clickhouse_memory_limit.params.factor"]
+    );
+    assert_eq!(
+        refused_keys("checks: { clickhouse_storage_headroom: { params: { min_ratio: 0 } } }"),
+        vec!["checks.clickhouse_storage_headroom.params.min_ratio"]
+    );
+    assert_eq!(
+        refused_keys("checks: { kafka_retention_24h: { params: { min_retention: 0s } } }"),
+        vec!["checks.kafka_retention_24h.params.min_retention"]
+    );
+    assert_eq!(refused_keys("kafka: { bootstrap_servers: a, timeout: 0s }"), vec!["kafka.timeout"]);
+    assert_eq!(refused_keys("web: { max_connections: 0 }"), vec!["web.max_connections"]);
+    assert_eq!(refused_keys("web: { max_connections: -1, header_read_timeout: 0s }").len(), 2);
+    // The longest accepted validity still has an expiry date, computed without overflow.
+    let c =
+        load_yaml("attestations: { rto_rpo_documented: { by: a, at: 9999-12-31, expires_after: 36000d } }").unwrap();
+    use chrono::Datelike;
+    assert_eq!(c.attestations["rto_rpo_documented"].expires_at().year(), 10098);
+}
+
+#[test]
+fn files_must_be_regular_and_tls_files_must_hold_what_they_are_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    assert_eq!(
+        refused_keys(&format!("grafana: {{ url: 'http://g:3000', token_file: '{d}' }}")),
+        vec!["grafana.token_file"]
+    );
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "just text\n").unwrap();
+    let n = not_pem.display();
+    let e = load_yaml(&format!(
+        "clickhouse: {{ url: 'https://h:8443', tls: {{ ca_file: '{n}', cert_file: '{n}', key_file: '{n}' }} }}"
+    ))
+    .unwrap_err();
+    let keys: Vec<_> = e.0.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, vec!["clickhouse.tls.ca_file", "clickhouse.tls.cert_file", "clickhouse.tls.key_file"]);
+    assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+}

@@ -33,6 +33,9 @@ pub struct Config {
     /// Base of the checklist documentation; each item links to its anchor under it.
     #[serde(default = "default_doc_base")]
     pub doc_base_url: String,
+    /// Bounds on the exporter's own endpoint.
+    #[serde(default)]
+    pub web: WebConfig,
     pub kubernetes: Option<KubernetesConfig>,
     pub kafka: Option<KafkaConfig>,
     pub clickhouse: Option<ClickhouseConfig>,
@@ -52,6 +55,31 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         serde_json::from_value(serde_json::json!({})).expect("empty config deserializes")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Connections open at once; at the cap the one idle the longest is closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: HumanDuration,
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+
+fn default_header_read_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { max_connections: default_max_connections(), header_read_timeout: default_header_read_timeout() }
     }
 }
 
@@ -217,7 +245,11 @@ fn default_attestation_validity() -> HumanDuration {
 
 impl Attestation {
     pub fn expires_at(&self) -> DateTime<Utc> {
-        self.at + chrono::Duration::from_std(self.expires_after.0).unwrap_or(chrono::Duration::MAX)
+        // Checked: an instant past what chrono holds means "never" rather than a panic.
+        chrono::Duration::from_std(self.expires_after.0)
+            .ok()
+            .and_then(|d| self.at.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }
 
@@ -263,7 +295,8 @@ impl<'de> Deserialize<'de> for HumanDuration {
             Text(String),
         }
         match Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected a duration like 60s, 26h or 90d"))? {
-            Raw::Secs(s) => Ok(HumanDuration(Duration::from_secs(s))),
+            Raw::Secs(s) if Duration::from_secs(s) <= super::MAX_DURATION => Ok(HumanDuration(Duration::from_secs(s))),
+            Raw::Secs(s) => Err(serde::de::Error::custom(format!("{s} seconds is longer than 100 years"))),
             Raw::Text(t) => super::parse_duration(&t).map(HumanDuration).map_err(serde::de::Error::custom),
         }
     }

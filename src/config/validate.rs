@@ -6,7 +6,7 @@ use std::path::Path;
 
 use regex::Regex;
 
-use super::{Config, ConfigError, KubernetesConfig, TlsConfig};
+use super::{Config, ConfigError, HumanDuration, KubernetesConfig, TlsConfig};
 use crate::catalogue::{self, Automation, Category, ParamKind, SourceId};
 use crate::snapshot::kube_query::Component;
 use crate::snapshot::kubernetes::{default_components, ComponentSelector};
@@ -18,6 +18,12 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
     }
     if c.interval.0.as_secs() < 1 {
         v.err("interval", "must be at least 1s");
+    }
+    if !(1..=100_000).contains(&c.web.max_connections) {
+        v.err("web.max_connections", "must be between 1 and 100000");
+    }
+    if c.web.header_read_timeout.0.is_zero() {
+        v.err("web.header_read_timeout", "must be longer than zero");
     }
     if let Some(k) = &c.kubernetes {
         v.kubernetes(k);
@@ -39,6 +45,7 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
             }
         }
         v.tls("kafka.tls", kf.tls.as_ref());
+        v.timeout("kafka.timeout", kf.timeout);
         if kf.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
             v.err("kafka.tls.insecure_skip_verify", "not supported for Kafka; give ca_file instead");
         }
@@ -50,6 +57,7 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
     if let Some(ch) = &c.clickhouse {
         v.url("clickhouse.url", &ch.url);
         v.file("clickhouse.password_file", ch.password_file.as_deref());
+        v.timeout("clickhouse.timeout", ch.timeout);
         v.tls("clickhouse.tls", ch.tls.as_ref());
         if ch.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
             v.err("clickhouse.tls.insecure_skip_verify", "not supported: give the server's CA as ca_file");
@@ -59,6 +67,7 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
         for (name, ep) in [("gateway", &s.gateway), ("aiops", &s.aiops), ("ml", &s.ml)] {
             if let Some(ep) = ep {
                 v.url(&format!("services.{name}.url"), &ep.url);
+                v.timeout(&format!("services.{name}.timeout"), ep.timeout);
                 v.tls(&format!("services.{name}.tls"), ep.tls.as_ref());
             }
         }
@@ -66,6 +75,7 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
     for (name, src) in [("prometheus", &c.prometheus), ("alertmanager", &c.alertmanager)] {
         if let Some(src) = src {
             v.url(&format!("{name}.url"), &src.url);
+            v.timeout(&format!("{name}.timeout"), src.timeout);
             v.tls(&format!("{name}.tls"), src.tls.as_ref());
         }
     }
@@ -73,6 +83,7 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
         if let Some(src) = src {
             v.url(&format!("{name}.url"), &src.url);
             v.file(&format!("{name}.token_file"), src.token_file.as_deref());
+            v.timeout(&format!("{name}.timeout"), src.timeout);
             v.tls(&format!("{name}.tls"), src.tls.as_ref());
         }
     }
@@ -89,24 +100,56 @@ struct Validator {
 
 impl Validator {
     fn err(&mut self, key: &str, reason: impl Into<String>) {
-        self.errors.push(ConfigError { key: key.to_string(), reason: reason.into() });
+        self.errors.push(ConfigError::new(key, reason));
     }
 
-    fn file(&mut self, key: &str, path: Option<&Path>) {
-        if let Some(p) = path {
-            if let Err(e) = std::fs::File::open(p) {
+    /// A `*_file` must be a regular file this process can read (a directory opens on Linux,
+    /// then fails at the first read; a FIFO would block the evaluation).
+    fn file(&mut self, key: &str, path: Option<&Path>) -> bool {
+        let Some(p) = path else { return false };
+        let readable = std::fs::metadata(p)
+            .and_then(|m| if m.is_file() { Ok(()) } else { Err(std::io::Error::other("not a regular file")) })
+            .and_then(|()| std::fs::File::open(p).map(drop));
+        match readable {
+            Ok(()) => true,
+            Err(e) => {
                 self.err(key, format!("cannot read {}: {e}", p.display()));
+                false
             }
         }
     }
 
+    /// The TLS files hold what they are named for: at least one certificate, and a private key.
     fn tls(&mut self, key: &str, tls: Option<&TlsConfig>) {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
         let Some(t) = tls else { return };
-        self.file(&format!("{key}.ca_file"), t.ca_file.as_deref());
-        self.file(&format!("{key}.cert_file"), t.cert_file.as_deref());
-        self.file(&format!("{key}.key_file"), t.key_file.as_deref());
+        for (name, path) in [("ca_file", &t.ca_file), ("cert_file", &t.cert_file)] {
+            let k = format!("{key}.{name}");
+            if self.file(&k, path.as_deref()) {
+                let p = path.as_deref().expect("checked above");
+                let certs = CertificateDer::pem_file_iter(p).map(|it| it.take_while(Result::is_ok).count());
+                if !matches!(certs, Ok(n) if n > 0) {
+                    self.err(&k, format!("{} holds no PEM certificate", p.display()));
+                }
+            }
+        }
+        let k = format!("{key}.key_file");
+        if self.file(&k, t.key_file.as_deref()) {
+            let p = t.key_file.as_deref().expect("checked above");
+            if PrivateKeyDer::from_pem_file(p).is_err() {
+                // The parser's message is not quoted: it could carry key material.
+                self.err(&k, format!("{} holds no PEM private key", p.display()));
+            }
+        }
         if t.cert_file.is_some() != t.key_file.is_some() {
             self.err(key, "cert_file and key_file go together");
+        }
+    }
+
+    fn timeout(&mut self, key: &str, t: HumanDuration) {
+        if t.0.is_zero() {
+            self.err(key, "must be longer than zero");
         }
     }
 
@@ -144,6 +187,7 @@ impl Validator {
         if k.max_manifest_depth < 2 {
             self.err("kubernetes.max_manifest_depth", "must be at least 2 (an object holds mappings)");
         }
+        self.timeout("kubernetes.timeout", k.timeout);
         if k.namespaces.is_empty() {
             self.err("kubernetes.namespaces", "names no namespace");
         }
@@ -287,15 +331,22 @@ fn check_cel_param(item: &catalogue::Item, name: &str, v: &serde_json::Value) ->
 fn check_param(kind: ParamKind, v: &serde_json::Value) -> Result<(), String> {
     use serde_json::Value;
     match (kind, v) {
-        (ParamKind::Int, Value::Number(n)) if n.is_i64() => Ok(()),
+        // Every integer parameter is a count, a size or a threshold, and every number a factor
+        // or a ratio: a negative one would make an item pass or fail on nonsense.
+        (ParamKind::Int, Value::Number(n)) if n.as_i64().is_some_and(|i| i >= 0) => Ok(()),
+        (ParamKind::Int, Value::Number(n)) if n.is_i64() => Err(format!("must not be negative, got {n}")),
         (ParamKind::Int, _) => Err(format!("expected an integer, got {v}")),
-        (ParamKind::Float, Value::Number(_)) => Ok(()),
+        (ParamKind::Float, Value::Number(n)) if n.as_f64().is_some_and(|f| f.is_finite() && f > 0.0) => Ok(()),
+        (ParamKind::Float, Value::Number(n)) => Err(format!("must be greater than zero, got {n}")),
         (ParamKind::Float, _) => Err(format!("expected a number, got {v}")),
         (ParamKind::String, Value::String(_)) => Ok(()),
         (ParamKind::String, _) => Err(format!("expected a string, got {v}")),
         (ParamKind::Regex, Value::String(s)) => Regex::new(s).map(|_| ()).map_err(|e| format!("bad regex: {e}")),
         (ParamKind::Regex, _) => Err(format!("expected a regex string, got {v}")),
-        (ParamKind::Duration, Value::String(s)) => super::parse_duration(s).map(|_| ()),
+        (ParamKind::Duration, Value::String(s)) => match super::parse_duration(s) {
+            Ok(d) if d.is_zero() => Err("must be longer than zero".to_string()),
+            r => r.map(|_| ()),
+        },
         (ParamKind::Duration, _) => Err(format!("expected a duration like 24h, got {v}")),
         (ParamKind::StringList, Value::Array(a)) if a.iter().all(Value::is_string) => Ok(()),
         (ParamKind::StringList, _) => Err(format!("expected a list of strings, got {v}")),

@@ -7,7 +7,7 @@
 
 mod convert;
 mod files;
-pub mod yaml;
+pub use crate::yaml;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

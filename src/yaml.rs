@@ -11,8 +11,21 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::TScalarStyle;
 
-/// Alias expansion beyond this many nodes per document is refused ("billion laughs").
-const MAX_ALIAS_NODES: usize = 1_000_000;
+/// Bounds on one document, and the config key a reader would raise to lift the depth bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub max_depth: usize,
+    /// Alias expansion beyond this many nodes per document is refused ("billion laughs").
+    pub max_alias_nodes: usize,
+    pub depth_key: &'static str,
+}
+
+impl Caps {
+    /// The manifest loader's bounds, with the depth from `kubernetes.max_manifest_depth`.
+    pub fn manifests(max_depth: usize) -> Caps {
+        Caps { max_depth, max_alias_nodes: 1_000_000, depth_key: "kubernetes.max_manifest_depth" }
+    }
+}
 
 /// One document of a stream: its 1-based index among the non-empty pieces between `---`
 /// lines and the 1-based line where it starts.
@@ -27,6 +40,11 @@ pub struct Document {
 /// Splits `text` on `---` lines and parses each piece; every piece is parsed whatever
 /// happened to the others.
 pub fn documents(text: &str, max_depth: usize) -> Vec<Document> {
+    documents_capped(text, Caps::manifests(max_depth))
+}
+
+/// As [`documents`], within `caps`.
+pub fn documents_capped(text: &str, caps: Caps) -> Vec<Document> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     for (start_line, piece, bad_separator) in split(text) {
@@ -34,7 +52,7 @@ pub fn documents(text: &str, max_depth: usize) -> Vec<Document> {
         let mut warnings = Vec::new();
         let value = match bad_separator {
             Some(rest) => Err(format!("line {}: invalid document separator: {rest}", start_line - 1)),
-            None => parse_one(piece, start_line, max_depth, &mut warnings),
+            None => parse_one(piece, start_line, caps, &mut warnings),
         };
         out.push(Document { index, line: start_line, value, warnings });
     }
@@ -95,21 +113,22 @@ struct Builder {
     /// Anchor id → (node, its node count).
     anchors: std::collections::HashMap<usize, (Value, usize)>,
     alias_nodes: usize,
-    max_depth: usize,
+    caps: Caps,
     warnings: Vec<String>,
 }
 
 /// Parses the first document of `piece` (go-yaml's Unmarshal reads only the first).
-fn parse_one(piece: &str, first_line: usize, max_depth: usize, warnings: &mut Vec<String>) -> Result<Value, String> {
-    if let Some(line) = flow_depth_over(piece, max_depth) {
+fn parse_one(piece: &str, first_line: usize, caps: Caps, warnings: &mut Vec<String>) -> Result<Value, String> {
+    if let Some(line) = flow_depth_over(piece, caps.max_depth) {
         return Err(format!(
-            "line {}: brackets nested deeper than {max_depth} levels (kubernetes.max_manifest_depth)",
-            first_line + line - 1
+            "line {}: brackets nested deeper than {} levels ({})",
+            first_line + line - 1,
+            caps.max_depth,
+            caps.depth_key
         ));
     }
     let mut parser = Parser::new_from_str(piece);
-    let mut b =
-        Builder { stack: Vec::new(), anchors: Default::default(), alias_nodes: 0, max_depth, warnings: Vec::new() };
+    let mut b = Builder { stack: Vec::new(), anchors: Default::default(), alias_nodes: 0, caps, warnings: Vec::new() };
     let mut root: Option<Value> = None;
     loop {
         let (event, mark) = parser
@@ -131,8 +150,8 @@ fn parse_one(piece: &str, first_line: usize, max_depth: usize, warnings: &mut Ve
                     return Err(format!("line {line}: unknown anchor"));
                 };
                 b.alias_nodes += nodes;
-                if b.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(format!("line {line}: aliases expand to more than {MAX_ALIAS_NODES} nodes"));
+                if b.alias_nodes > b.caps.max_alias_nodes {
+                    return Err(format!("line {line}: aliases expand to more than {} nodes", b.caps.max_alias_nodes));
                 }
                 let v = v.clone();
                 b.push(v, line, None, &mut root)?
@@ -193,10 +212,10 @@ impl Builder {
         if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
             return Err(format!("line {line}: a mapping or sequence as a mapping key is not supported"));
         }
-        if self.stack.len() >= self.max_depth {
+        if self.stack.len() >= self.caps.max_depth {
             return Err(format!(
-                "line {line}: nested deeper than {} levels (kubernetes.max_manifest_depth)",
-                self.max_depth
+                "line {line}: nested deeper than {} levels ({})",
+                self.caps.max_depth, self.caps.depth_key
             ));
         }
         self.stack.push(frame);
