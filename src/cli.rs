@@ -296,7 +296,11 @@ async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: 
     let (publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
     let (stop, stopped) = watch::channel(false);
     let evaluations = tokio::spawn(evaluate_forever(engine, config.interval.0, publish, stopped.clone()));
-    let http = tokio::spawn(server::serve(listener, latest, stopped));
+    let limits = server::Limits {
+        max_connections: config.web.max_connections,
+        header_read_timeout: config.web.header_read_timeout.0,
+    };
+    let http = tokio::spawn(server::serve(listener, latest, stopped, limits));
 
     wait_for_signal().await;
     tracing::info!("shutting down: finishing in-flight work");

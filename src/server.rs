@@ -69,9 +69,129 @@ pub fn route(method: &Method, path: &str, latest: Option<Arc<Published>>) -> Res
     }
 }
 
+/// Bounds on what clients may hold open.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections open at once; past it the connection idle the longest is closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_connections: 512, header_read_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// The open connections, each with the time it last began a request (or was accepted).
+/// At the cap, the one idle the longest makes room: a client sending its headers a byte a
+/// second is idle from the start, while a scraper's request is read at once and answered
+/// from memory, so slow clients cannot crowd out the ones that ask. Blocking `accept` at the
+/// cap instead (Prometheus's `--web.max-connections`) would let them do exactly that.
+#[derive(Default)]
+struct Connections {
+    open: std::sync::Mutex<ConnTable>,
+    started: std::sync::OnceLock<std::time::Instant>,
+}
+
+#[derive(Default)]
+struct ConnTable {
+    next_id: u64,
+    by_id: std::collections::HashMap<u64, (Arc<std::sync::atomic::AtomicU64>, tokio::task::AbortHandle)>,
+    /// Most open at once since memory was last handed back to the allocator.
+    peak: usize,
+}
+
+/// Open connections past which, once all have closed, freed memory is handed back (glibc
+/// keeps freed heap in its arenas otherwise, so a burst would leave RSS high for good).
+const TRIM_AFTER_PEAK: usize = 64;
+
+impl Connections {
+    fn now_ms(&self) -> u64 {
+        self.started.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, ConnTable> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Closes the connection idle the longest while `max` or more are open.
+    fn make_room(&self, max: usize) {
+        let mut t = self.table();
+        while t.by_id.len() >= max.max(1) {
+            let oldest = t
+                .by_id
+                .iter()
+                .min_by_key(|(id, (active, _))| (active.load(std::sync::atomic::Ordering::Relaxed), **id))
+                .map(|(id, _)| *id);
+            let Some(id) = oldest else { break };
+            if let Some((_, task)) = t.by_id.remove(&id) {
+                task.abort();
+            }
+        }
+    }
+
+    /// Runs `conn` as a task of its own, listed until it ends. The table stays locked until
+    /// the task is listed, so a task that ends at once is still taken out after.
+    fn spawn<F>(self: &Arc<Self>, activity: Arc<std::sync::atomic::AtomicU64>, conn: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut t = self.table();
+        t.next_id += 1;
+        let id = t.next_id;
+        let leave = Leave(Arc::clone(self), id);
+        let task = tokio::spawn(async move {
+            let _leave = leave;
+            conn.await
+        });
+        t.by_id.insert(id, (activity, task.abort_handle()));
+        t.peak = t.peak.max(t.by_id.len());
+    }
+
+    fn remove(&self, id: u64) {
+        let trim = {
+            let mut t = self.table();
+            t.by_id.remove(&id);
+            let trim = t.by_id.is_empty() && t.peak >= TRIM_AFTER_PEAK;
+            if trim {
+                t.peak = 0;
+            }
+            trim
+        };
+        if trim {
+            release_free_memory();
+        }
+    }
+}
+
+/// Hands the allocator's free pages back to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_free_memory() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}
+
+/// Takes a connection out of the table however its task ends (finished or aborted).
+struct Leave(Arc<Connections>, u64);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.remove(self.1);
+    }
+}
+
 /// Serves until `shutdown` turns true, then lets open requests finish (bounded).
-pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::Receiver<bool>, limits: Limits) {
+    use std::sync::atomic::{AtomicU64, Ordering};
     let graceful = GracefulShutdown::new();
+    let conns = Arc::new(Connections::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -84,18 +204,22 @@ pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::R
                         continue;
                     }
                 };
+                conns.make_room(limits.max_connections);
+                let activity = Arc::new(AtomicU64::new(conns.now_ms()));
                 let latest = latest.clone();
+                let (seen, clock) = (Arc::clone(&activity), Arc::clone(&conns));
                 let service = service_fn(move |req: Request<Incoming>| {
+                    seen.store(clock.now_ms(), Ordering::Relaxed);
                     let current = latest.borrow().clone();
                     let resp = route(req.method(), req.uri().path(), current);
                     async move { Ok::<_, Infallible>(resp) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(10))
+                    .header_read_timeout(limits.header_read_timeout)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
+                conns.spawn(activity, async move {
                     if let Err(e) = conn.await {
                         tracing::debug!("connection ended: {e}");
                     }
@@ -107,5 +231,71 @@ pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::R
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         tracing::warn!("open connections did not finish within 10s");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get_health(addr: std::net::SocketAddr) -> Option<String> {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.ok()?;
+        Some(String::from_utf8_lossy(&out).to_string())
+    }
+
+    /// Clients that never finish their headers cannot hold more than the cap, and a client
+    /// that asks is still answered: the idle ones make room.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_clients_cannot_crowd_out_the_ones_that_ask() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
+        let (stop, stopped) = watch::channel(false);
+        let limits = Limits { max_connections: 8, header_read_timeout: Duration::from_secs(30) };
+        let server = tokio::spawn(serve(listener, latest, stopped, limits));
+
+        let mut slow = Vec::new();
+        for _ in 0..40 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /metr").await.unwrap();
+            slow.push(s);
+        }
+        let answer = tokio::time::timeout(Duration::from_secs(5), get_health(addr)).await.expect("answered in time");
+        assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")), "a real request is served at the cap");
+
+        // The earliest slow clients were closed to make room; at most the cap stay open.
+        let mut open = 0;
+        for s in &mut slow {
+            let mut buf = [0u8; 16];
+            match tokio::time::timeout(Duration::from_millis(50), s.read(&mut buf)).await {
+                Err(_) => open += 1,     // still waiting: held open by the server
+                Ok(Ok(0) | Err(_)) => {} // closed by the server
+                Ok(Ok(_)) => panic!("a request without its headers got an answer"),
+            }
+        }
+        assert!(open <= 8, "{open} slow connections held open past the cap of 8");
+        assert!(open >= 1, "the newest slow connections stay until their header timeout");
+        stop.send(true).unwrap();
+        drop(slow);
+        tokio::time::timeout(Duration::from_secs(15), server).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn headers_not_sent_in_time_close_the_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
+        let (_stop, stopped) = watch::channel(false);
+        let limits = Limits { max_connections: 8, header_read_timeout: Duration::from_millis(300) };
+        tokio::spawn(serve(listener, latest, stopped, limits));
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HT").await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the server closed the connection after its header timeout");
     }
 }
