@@ -34,6 +34,9 @@ pub fn source_text(snapshot: &Snapshot) -> String {
     if let Some(k) = snapshot.kafka.ready() {
         kafka::render(k, &mut out);
     }
+    // Topic, group, disk and database names and service versions are the sources' words, and
+    // a hostile source may answer with a credential it was sent: masked here, as log lines are.
+    let mut out = crate::redact::scrub_owned(out);
     // Grown by doubling: up to twice the text otherwise, held until the next evaluation.
     out.shrink_to_fit();
     out

@@ -154,6 +154,14 @@ pub fn scrub(text: &str) -> String {
     }
 }
 
+/// As [`scrub`], keeping `text`'s buffer when it holds no secret (a large text is not copied).
+pub fn scrub_owned(text: String) -> String {
+    match matcher() {
+        Some(m) if m.is_match(&text) => m.replace_all(&text, &vec![MASK; m.patterns_len()]),
+        _ => text,
+    }
+}
+
 /// As [`scrub`], also masking `extra` (a secret the caller holds that may not be registered).
 pub fn scrub_with(text: &str, extra: &[&str]) -> String {
     let mut out = scrub(text);

@@ -43,11 +43,11 @@ fn verdict(p: &ServiceProbe) -> Result<String, String> {
     };
     match body.get("status").and_then(|s| s.as_str()) {
         Some("ok") => {}
-        Some(other) => return Err(format!("status is {other:?}, not \"ok\"")),
+        Some(other) => return Err(format!("status is {:?}, not \"ok\"", crate::redact::excerpt(other, 64))),
         None => return Err("the answer has no status string".to_string()),
     }
-    match body.get("version").and_then(|v| v.as_str()) {
-        Some(v) if !v.trim().is_empty() => Ok(v.to_string()),
+    match p.version() {
+        Some(v) if !v.is_empty() => Ok(v),
         _ => Err("the answer has no version string".to_string()),
     }
 }

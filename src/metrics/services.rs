@@ -26,7 +26,7 @@ pub fn families(snapshot: &Snapshot) -> Vec<prometheus::proto::MetricFamily> {
     for (name, p) in &s.services {
         up_g.with_label_values(&[name]).set(if up(p) { 1.0 } else { 0.0 });
         if let Some(v) = p.version().filter(|_| up(p)) {
-            info.with_label_values(&[name, v]).set(1.0);
+            info.with_label_values(&[name.as_str(), v.as_str()]).set(1.0);
         }
         took.with_label_values(&[name]).set(p.duration_seconds);
     }
@@ -63,5 +63,19 @@ mod tests {
         assert_eq!(info.len(), 1);
         assert_eq!(info[0].get_label()[1].value(), "2.1.0");
         assert!(families(&Snapshot::default()).is_empty());
+    }
+
+    /// A service that answers with a credential it was sent (or pages of text) as its version.
+    #[test]
+    fn the_version_label_is_one_short_line_without_secrets() {
+        crate::redact::register("svc-version-Secret-0451");
+        let version = format!("2.1.0 Bearer svc-version-Secret-0451\n{}", "x".repeat(500));
+        let p = ServiceProbe {
+            status: Some(200),
+            body: Some(Ok(serde_json::json!({"status":"ok","version": version}))),
+            ..Default::default()
+        };
+        let v = p.version().unwrap();
+        assert!(v.starts_with("2.1.0 Bearer *** x") && !v.contains('\n') && v.chars().count() <= 65, "{v}");
     }
 }

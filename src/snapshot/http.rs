@@ -26,10 +26,15 @@ pub struct ServiceProbe {
     pub answers: Answers,
 }
 
+/// Longest service version shown; real ones are a few characters.
+const VERSION_CHARS: usize = 64;
+
 impl ServiceProbe {
-    /// The `version` of a healthy-looking answer, for `infrasage_service_info`.
-    pub fn version(&self) -> Option<&str> {
-        self.body.as_ref()?.as_ref().ok()?.get("version")?.as_str()
+    /// The `version` of a healthy-looking answer, for `infrasage_service_info` and the health
+    /// items: the service's words, so an excerpt (one line, secrets masked, bounded).
+    pub fn version(&self) -> Option<String> {
+        let v = self.body.as_ref()?.as_ref().ok()?.get("version")?.as_str()?;
+        Some(crate::redact::excerpt(v, VERSION_CHARS))
     }
 }
 
