@@ -71,6 +71,7 @@ pub fn assert_snapshot(name: &str, actual: &str) {
     );
 }
 pub mod bundle;
+pub mod echo;
 pub mod fake_http;
 pub mod kafka;
 pub mod promstack;
