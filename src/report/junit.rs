@@ -4,7 +4,7 @@
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::by_category;
+use super::{by_category, printable};
 use crate::outcome::Status;
 use crate::results::Report;
 
@@ -34,9 +34,11 @@ pub fn render(report: &Report) -> String {
             let mut case = BytesStart::new("testcase");
             case.push_attribute(("classname", format!("infrasage-readiness.{category}").as_str()));
             case.push_attribute(("name", c.id.as_str()));
-            let reason = c.reason.clone().unwrap_or_default();
+            // XML 1.0 cannot carry control characters at all, escaped or not.
+            let reason = printable(c.reason.as_deref().unwrap_or_default());
             let body = || {
-                let mut text: Vec<String> = c.findings.iter().map(|f| format!("{}: {}", f.object, f.message)).collect();
+                let mut text: Vec<String> =
+                    c.findings.iter().map(|f| format!("{}: {}", printable(&f.object), printable(&f.message))).collect();
                 if c.findings_total > c.findings.len() {
                     text.push(format!("... and {} more", c.findings_total - c.findings.len()));
                 }

@@ -32,7 +32,41 @@ pub fn heading(category: &str) -> String {
     crate::catalogue::Category::parse(category).map(|c| c.heading().to_string()).unwrap_or_else(|| category.to_string())
 }
 
+/// Text from the outside (object names, reasons, titles of custom items) made safe for a
+/// terminal, a log or an XML document: control characters (an ANSI escape could rewrite the
+/// screen; XML 1.0 forbids them) and bidirectional overrides (which make text read other than
+/// it is) are written as `\u{..}`; a line break becomes a space.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(needs_escape) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => " ".to_string(),
+            c if needs_escape(c) => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 /// How many findings an item had beyond the ones listed.
 pub fn more_findings(c: &CheckReport) -> usize {
     c.findings_total.saturating_sub(c.findings.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_and_bidi_characters_are_shown_not_obeyed() {
+        assert_eq!(printable("plain text"), "plain text");
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("x\u{202e}gnp.exe"), "x\\u{202e}gnp.exe");
+        assert_eq!(printable("two\nlines"), "two lines");
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{by_category, heading, more_findings};
+use super::{by_category, heading, more_findings, printable};
 use crate::engine::is_failing;
 use crate::results::{GateVerdict, Report};
 
@@ -11,15 +11,16 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for (category, items) in by_category(report) {
-        let _ = writeln!(out, "{}", heading(category).to_uppercase());
+        let _ = writeln!(out, "{}", printable(&heading(category)).to_uppercase());
         for c in items {
             let status = c.status.as_str().to_uppercase();
-            let _ = writeln!(out, "  {status:<7} {:<width$}  {:<8}  {}", c.id, c.severity.as_str(), c.title);
+            let _ =
+                writeln!(out, "  {status:<7} {:<width$}  {:<8}  {}", c.id, c.severity.as_str(), printable(&c.title));
             if let Some(reason) = c.reason.as_deref().filter(|_| c.findings.is_empty() || !is_failing(c.status)) {
-                let _ = writeln!(out, "          {reason}");
+                let _ = writeln!(out, "          {}", printable(reason));
             }
             for f in &c.findings {
-                let _ = writeln!(out, "          - {}: {}", f.object, f.message);
+                let _ = writeln!(out, "          - {}: {}", printable(&f.object), printable(&f.message));
             }
             if more_findings(c) > 0 {
                 let _ = writeln!(out, "          ... and {} more", more_findings(c));
@@ -42,10 +43,10 @@ pub fn render(report: &Report) -> String {
     );
     for src in report.sources.iter().filter(|s| s.state == "failed" || !s.warnings.is_empty()) {
         if let Some(e) = &src.error {
-            let _ = writeln!(out, "source {} failed: {e}", src.source);
+            let _ = writeln!(out, "source {} failed: {}", src.source, printable(e));
         }
         for w in &src.warnings {
-            let _ = writeln!(out, "source {} warning: {w}", src.source);
+            let _ = writeln!(out, "source {} warning: {}", src.source, printable(w));
         }
     }
     out
