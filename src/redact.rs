@@ -196,6 +196,18 @@ pub fn excerpt(text: &str, max: usize) -> String {
 /// input, which may be a credential echoed back. What stays is the kind of value and what was
 /// expected, in serde's own words.
 pub fn serde_message(msg: &str) -> String {
+    without_values(msg, false)
+}
+
+/// As [`serde_message`] for our own config's errors: the names serde quotes in backticks
+/// (`` unknown field `tmeout`, expected one of `timeout`, … ``) are keys the user wrote or
+/// ours, and say what to fix; values (strings, and the numbers serde puts in backticks) go.
+pub fn serde_message_keeping_names(msg: &str) -> String {
+    without_values(msg, true)
+}
+
+fn without_values(msg: &str, keep_names: bool) -> String {
+    const VALUE_WORDS: [&str; 4] = ["integer ", "floating point ", "character ", "boolean "];
     let mut out = String::with_capacity(msg.len());
     let mut chars = msg.chars().peekable();
     while let Some(c) = chars.next() {
@@ -214,12 +226,14 @@ pub fn serde_message(msg: &str) -> String {
                 out.push_str("(value not shown)");
             }
             '`' => {
-                for d in chars.by_ref() {
-                    if d == '`' {
-                        break;
-                    }
+                let quoted: String = chars.by_ref().take_while(|d| *d != '`').collect();
+                if keep_names && !VALUE_WORDS.iter().any(|w| out.ends_with(w)) {
+                    out.push('`');
+                    out.push_str(&quoted);
+                    out.push('`');
+                } else {
+                    out.push_str("(value not shown)");
                 }
-                out.push_str("(value not shown)");
             }
             _ => out.push(c),
         }
@@ -229,7 +243,8 @@ pub fn serde_message(msg: &str) -> String {
         .replace("string (value not shown)", "a string")
         .replace("integer (value not shown)", "an integer")
         .replace("floating point (value not shown)", "a number")
-        .replace("character (value not shown)", "a character");
+        .replace("character (value not shown)", "a character")
+        .replace("boolean (value not shown)", "a boolean");
     excerpt(&out, EXCERPT_CHARS)
 }
 
@@ -265,6 +280,16 @@ mod tests {
         let e = serde_json::from_str::<Vec<String>>("[444777111222]").unwrap_err();
         let m = json_error(&e);
         assert!(m.contains("an integer") && !m.contains("444777"), "{m}");
+    }
+
+    #[test]
+    fn config_messages_keep_key_names_but_not_values() {
+        let m = serde_message_keeping_names("unknown field `tmeout`, expected one of `timeout`, `tls`");
+        assert_eq!(m, "unknown field `tmeout`, expected one of `timeout`, `tls`");
+        let m = serde_message_keeping_names("invalid type: string \"Bearer tok-99\", expected struct X");
+        assert_eq!(m, "invalid type: a string, expected struct X");
+        let m = serde_message_keeping_names("invalid type: integer `444777111222`, expected a string");
+        assert_eq!(m, "invalid type: an integer, expected a string");
     }
 
     #[test]

@@ -110,9 +110,9 @@ pub fn load_with_env(
     let merged = builder
         .add_source(env_source)
         .build()
-        .map_err(|e| ConfigErrors::one("", e.to_string()))?
+        .map_err(|e| ConfigErrors::one("", crate::redact::serde_message_keeping_names(&e.to_string())))?
         .try_deserialize::<serde_json::Value>()
-        .map_err(|e| ConfigErrors::one("", e.to_string()))?;
+        .map_err(|e| ConfigErrors::one("", crate::redact::serde_message_keeping_names(&e.to_string())))?;
     let (config, mut errors) = deserialize_all(merged);
     // What could be read is validated too, so one pass names every refusal.
     let Some(mut config) = config else { return Err(ConfigErrors(origins.annotate(errors))) };
@@ -171,7 +171,9 @@ fn deserialize_all(mut tree: serde_json::Value) -> (Option<Config>, Vec<ConfigEr
         };
         let path: Vec<String> = e.path().iter().filter_map(segment).collect();
         let shown = e.path().to_string();
-        let message = e.into_inner().to_string();
+        // A credential set one level too high (`INFRASAGE_READINESS__GRAFANA=<token>`) is a wrong
+        // type here: serde would quote it.
+        let message = crate::redact::serde_message_keeping_names(&e.into_inner().to_string());
         let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()).map(str::to_string);
         let already = missing.as_ref().is_some_and(|field| {
             let mut full = path.clone();

@@ -21,6 +21,12 @@ use crate::config::SecretString;
 
 /// Largest response accepted; a bigger length prefix means the stream is not Kafka.
 const MAX_RESPONSE: usize = 256 * 1024 * 1024;
+/// A broker's own error message as an excerpt: one line, secrets masked, bounded (a hostile
+/// or broken broker may send pages, control bytes or the credential it was sent).
+pub fn broker_words(m: &str) -> String {
+    crate::redact::excerpt(m, crate::redact::EXCERPT_CHARS)
+}
+
 /// How long a broker that refused a connection is left alone before the next attempt.
 const CONNECT_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -242,7 +248,7 @@ impl Conn {
             let Some(out) = exchange.step(challenge.as_deref()).map_err(auth)? else { return Ok(()) };
             let resp = self.send(&SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(out))).await?;
             if resp.error_code != 0 {
-                let msg = resp.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                let msg = resp.error_message.as_ref().map(|m| broker_words(m)).unwrap_or_default();
                 return Err(auth(format!("authentication failed: {} {msg}", code_text(resp.error_code))));
             }
             challenge = Some(resp.auth_bytes);

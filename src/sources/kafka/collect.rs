@@ -185,7 +185,7 @@ impl KafkaSource {
                 for r in resp.results {
                     let name = r.resource_name.to_string();
                     if r.error_code != 0 {
-                        let msg = r.error_message.map(|m| m.to_string()).unwrap_or_default();
+                        let msg = r.error_message.map(|m| super::client::broker_words(&m)).unwrap_or_default();
                         out.insert(name, Err(format!("DescribeConfigs: {} {msg}", code_text(r.error_code))));
                         continue;
                     }
@@ -544,7 +544,7 @@ impl KafkaSource {
                     for c in resp.coordinators {
                         let g = c.key.to_string();
                         if c.error_code != 0 {
-                            let msg = c.error_message.map(|m| m.to_string()).unwrap_or_default();
+                            let msg = c.error_message.map(|m| super::client::broker_words(&m)).unwrap_or_default();
                             failed.insert(
                                 g.clone(),
                                 Err((c.error_code, format!("FindCoordinator: {} {msg}", code_text(c.error_code)))),
