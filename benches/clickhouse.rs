@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use infrasage_readiness::plan::Plan;
 use infrasage_readiness::{config, sources};
 
 const ROUNDS: usize = 20;
@@ -69,7 +70,7 @@ fn main() {
     )
     .unwrap();
     let config = config::load(Some(&cfg)).unwrap();
-    let set = sources::build(&config, &[]).unwrap();
+    let set = sources::build(&config, &Plan::new(&config, None).needs, &[]).unwrap();
     let source = &set.active[0];
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let mut times: Vec<Duration> = Vec::new();

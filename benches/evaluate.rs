@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use infrasage_readiness::config;
 use infrasage_readiness::engine::Engine;
 use infrasage_readiness::server::Published;
-use infrasage_readiness::sources;
 
 const ROUNDS: usize = 20;
 
@@ -44,7 +43,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn bench(name: &str, config_path: &std::path::Path) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let config = config::load(Some(config_path)).unwrap();
-    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
+    let engine = Engine::from_config(&config).unwrap();
     let mut evaluate = Vec::new();
     let mut render = Vec::new();
     let mut size = 0;
@@ -74,7 +73,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let cfg = write_copies(one.path(), 1);
     let config = config::load(Some(&cfg)).unwrap();
-    let report = rt.block_on(Engine::new(&config, sources::build(&config, &[]).unwrap(), None).evaluate());
+    let report = rt.block_on(Engine::from_config(&config).unwrap().evaluate());
     let t = Instant::now();
     let n = 200;
     let mut bytes = 0;

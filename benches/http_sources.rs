@@ -11,7 +11,6 @@ use infrasage_readiness::checks::monitoring::route_alert;
 use infrasage_readiness::config;
 use infrasage_readiness::engine::Engine;
 use infrasage_readiness::snapshot::http::{MatchOp, Matcher, Route};
-use infrasage_readiness::sources;
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 20;
@@ -106,7 +105,7 @@ fn main() {
     .unwrap();
     let config = config::load(Some(&path)).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
+    let engine = Engine::from_config(&config).unwrap();
     let t = time(|| {
         rt.block_on(engine.evaluate());
     });

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use infrasage_readiness::engine::Engine;
+use infrasage_readiness::plan::Plan;
 use infrasage_readiness::snapshot::Snapshot;
 use infrasage_readiness::{config, sources};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -116,7 +117,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn measure(rt: &tokio::runtime::Runtime, config_path: &Path, label: &str) {
     let config = config::load(Some(config_path)).unwrap();
-    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
+    let engine = Engine::from_config(&config).unwrap();
     let (mut whole, mut gather, mut checks) = (Vec::new(), Vec::new(), Vec::new());
     let mut objects = 0;
     for _ in 0..5 {
@@ -124,7 +125,7 @@ fn measure(rt: &tokio::runtime::Runtime, config_path: &Path, label: &str) {
         rt.block_on(engine.evaluate());
         whole.push(t.elapsed());
 
-        let set = sources::build(&config, &[]).unwrap();
+        let set = sources::build(&config, &Plan::new(&config, None).needs, &[]).unwrap();
         let t = Instant::now();
         let gathered = rt.block_on(set.active[0].gather()).expect("the API server answers");
         gather.push(t.elapsed());

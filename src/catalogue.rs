@@ -3,10 +3,12 @@
 //! without a deprecation note.
 
 mod items;
+mod params;
 
 use serde::{Deserialize, Serialize};
 
 pub use items::ITEMS;
+pub use params::{parse_duration, Params, MAX_DURATION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

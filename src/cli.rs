@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::{self, Config};
 use crate::engine::Engine;
+use crate::plan::Plan;
 use crate::results::{GateVerdict, Report};
 use crate::server::{self, Published};
 use crate::sources;
@@ -226,7 +227,8 @@ async fn check(config: Option<PathBuf>, manifests: Vec<PathBuf>, output: CheckOu
         eprintln!("--only: unknown item id {bad:?} (see `infrasage-readiness catalogue`)");
         return ExitCode::from(EXIT_RUN_FAILED);
     }
-    let set = match sources::build(&config, &manifests) {
+    let plan = Plan::new(&config, (!only.is_empty()).then_some(only.as_slice()));
+    let set = match sources::build(&config, &plan.needs, &manifests) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -234,7 +236,7 @@ async fn check(config: Option<PathBuf>, manifests: Vec<PathBuf>, output: CheckOu
         }
     };
     let from_files = set.active.iter().any(|s| s.id() == crate::catalogue::SourceId::Kubernetes);
-    let engine = Engine::new(&config, set, (!only.is_empty()).then_some(only.as_slice()));
+    let engine = Engine::new(plan, set);
     let report = engine.evaluate().await;
     // Unreadable manifests are unreadable input, not a verdict about the cluster.
     if from_files {
@@ -268,7 +270,8 @@ async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: 
     if let Some(l) = listen {
         config.listen = l;
     }
-    let set = match sources::build(&config, &manifests) {
+    let plan = Plan::new(&config, None);
+    let set = match sources::build(&config, &plan.needs, &manifests) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -292,7 +295,7 @@ async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: 
         "listening on http://{addr}"
     );
 
-    let engine = Arc::new(Engine::new(&config, set, None));
+    let engine = Arc::new(Engine::new(plan, set));
     let (publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
     let (stop, stopped) = watch::channel(false);
     let evaluations = tokio::spawn(evaluate_forever(engine, config.interval.0, publish, stopped.clone()));

@@ -11,68 +11,37 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
 use crate::catalogue::{self, Automation, Category, Item, Severity, SourceId};
-use crate::checks::{self, CheckCtx, CheckFn, Params};
-use crate::config::{Attestation, Config, CustomCheck};
+use crate::checks::{self, CheckCtx, CheckFn};
+use crate::config::Config;
 use crate::outcome::{Outcome, Status};
+use crate::plan::Plan;
 use crate::redact;
 use crate::results::{CheckReport, Report, SourceReport, Summary, MAX_FINDINGS};
 use crate::snapshot::{Snapshot, SourceState};
 use crate::sources::{Gathered, Source, SourceSet};
 
-/// One enabled built-in item with its config applied.
-struct Planned {
-    item: &'static Item,
-    severity: Severity,
-    params: Params,
-    attestation: Option<Attestation>,
-    check: Option<CheckFn>,
-}
-
 pub struct Engine {
-    planned: Vec<Planned>,
-    custom: Vec<CustomCheck>,
-    doc_base: String,
+    plan: Plan,
     sources: Vec<Arc<dyn Source>>,
     idle: BTreeMap<SourceId, SourceState<()>>,
     last_success: Mutex<BTreeMap<SourceId, DateTime<Utc>>>,
 }
 
 impl Engine {
-    /// `only`: evaluate just these ids (the CLI's `--only`); unknown ids are refused by the caller.
-    pub fn new(config: &Config, sources: SourceSet, only: Option<&[String]>) -> Engine {
-        let wanted = |id: &str| only.is_none_or(|o| o.iter().any(|x| x == id));
-        let planned = catalogue::ITEMS
-            .iter()
-            .filter(|item| wanted(item.id))
-            .filter_map(|item| {
-                let o = config.checks.get(item.id);
-                if o.and_then(|o| o.enabled) == Some(false) {
-                    return None;
-                }
-                Some(Planned {
-                    item,
-                    severity: o.and_then(|o| o.severity).unwrap_or(item.severity),
-                    params: Params::resolve(item, o.map(|o| &o.params)),
-                    attestation: config.attestations.get(item.id).cloned(),
-                    check: checks::find(item.id),
-                })
-            })
-            .collect();
-        let custom = config
-            .custom_checks
-            .iter()
-            .filter(|c| wanted(&c.id))
-            .filter(|c| config.checks.get(&c.id).and_then(|o| o.enabled) != Some(false))
-            .cloned()
-            .collect();
+    pub fn new(plan: Plan, sources: SourceSet) -> Engine {
         Engine {
-            planned,
-            custom,
-            doc_base: config.doc_base_url.clone(),
+            plan,
             sources: sources.active.into_iter().map(Arc::from).collect(),
             idle: sources.idle,
             last_success: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The plan and sources of `config` in one step (no `--manifests`, no `--only`).
+    pub fn from_config(config: &Config) -> Result<Engine, String> {
+        let plan = Plan::new(config, None);
+        let set = crate::sources::build(config, &plan.needs, &[])?;
+        Ok(Engine::new(plan, set))
     }
 
     pub async fn evaluate(&self) -> Report {
@@ -171,7 +140,8 @@ impl Engine {
     /// The checks alone over a snapshot already gathered (benchmarks time this part).
     pub fn run_checks(&self, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<CheckReport> {
         let mut out: Vec<CheckReport> = self
-            .planned
+            .plan
+            .items
             .iter()
             .map(|p| {
                 let outcome = match p.check {
@@ -190,7 +160,7 @@ impl Engine {
                 self.report(p.item, p.severity, outcome)
             })
             .collect();
-        for c in &self.custom {
+        for c in &self.plan.custom {
             let mut outcome = std::panic::catch_unwind(AssertUnwindSafe(|| checks::cel::custom(c, snapshot)))
                 .unwrap_or_else(|_| Outcome::error("internal error: the expression panicked"));
             let total = outcome.findings.len();
@@ -222,7 +192,7 @@ impl Engine {
             severity,
             status: outcome.status,
             title: item.title.to_string(),
-            doc: catalogue::doc_link(&self.doc_base, item.anchor),
+            doc: catalogue::doc_link(&self.plan.doc_base, item.anchor),
             automation: item.automation,
             findings: outcome.findings,
             findings_total: total,

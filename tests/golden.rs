@@ -2,7 +2,7 @@
 //! plan, sources owning themselves): the CLI formats and the endpoint's `/metrics`,
 //! `/api/v1/checks` and `/`, on the example config and on a config naming every source (each
 //! unreachable), with overrides, a disabled item and a custom item. Only what changes from run
-//! to run (clock, durations, the temp dir) is normalised. `UPDATE_SNAPSHOTS=1` rewrites them.
+//! to run (clock, durations, the temp dir, the commit) is normalised. `UPDATE_SNAPSHOTS=1` rewrites them.
 
 mod support;
 
@@ -41,7 +41,7 @@ custom_checks:
 "#;
 
 fn normalise(text: &str, tmp: &str) -> String {
-    let rules: [(&str, &str); 8] = [
+    let rules: [(&str, &str); 9] = [
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "<time>"),
         (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d( UTC)?", "<time>"),
         (r#"("duration_seconds": )[0-9.e-]+"#, "${1}<seconds>"),
@@ -49,6 +49,7 @@ fn normalise(text: &str, tmp: &str) -> String {
         (r"(took|in) [0-9.]+ ?(ms|s|µs)\b", "$1 <duration>"),
         (r#"\btime="[0-9.]+""#, r#"time="<seconds>""#),
         (r"<td>[0-9.]+ s</td>", "<td><seconds></td>"),
+        (r#"revision="[0-9a-f]+""#, r#"revision="<commit>""#),
         (r"expires in \d+ days?|expired \d+ days? ago", "<expiry>"),
     ];
     let root = support::repo("");

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use infrasage_readiness::catalogue::SourceId;
+use infrasage_readiness::config;
 use infrasage_readiness::engine::Engine;
 use infrasage_readiness::outcome::Status;
 use infrasage_readiness::results::{CheckReport, Report};
-use infrasage_readiness::{config, sources};
 use support::evaluate;
 
 struct Cluster {
@@ -266,7 +266,8 @@ fn least_privilege_service_account_and_partial_permissions() {
     let partial = eventually(|| live(&sa, ns), |r| kubernetes_items(r)["egress_restricted"].status == Status::Error);
     let p = kubernetes_items(&partial);
     for (id, x) in &p {
-        let reads = infrasage_readiness::checks::kinds(id)
+        let reads = infrasage_readiness::checks::reads(id)
+            .kinds
             .iter()
             .any(|k| ["ingresses", "networkpolicies"].contains(&k.resource()));
         if reads {
@@ -377,7 +378,7 @@ fn an_unreachable_api_server_errors_only_kubernetes_items_and_recovers() {
     )
     .unwrap();
     let config = config::load_with_env(Some(&cfg), Vec::new()).unwrap();
-    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
+    let engine = Engine::from_config(&config).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
 
     let relay = Relay::start(port, &api);

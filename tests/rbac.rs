@@ -1,4 +1,4 @@
-//! `deploy/rbac.yaml` grants exactly what the code reads: derived from the check registry.
+//! `deploy/rbac.yaml` grants exactly what the code reads: derived from the plan of the items.
 
 use std::collections::BTreeSet;
 
@@ -17,9 +17,13 @@ fn of_kind<T: serde::de::DeserializeOwned>(kind: &str) -> Vec<T> {
 #[test]
 fn cluster_role_lists_exactly_the_kinds_the_items_read() {
     use infrasage_readiness::snapshot::kubernetes::KubeKind;
-    let needed: BTreeSet<(String, String, String)> = infrasage_readiness::checks::REGISTRY
+    // Every item enabled: the plan of the default config lists what the live loader may list.
+    let plan = infrasage_readiness::plan::Plan::new(&infrasage_readiness::config::Config::default(), None);
+    let needed: BTreeSet<(String, String, String)> = plan
+        .needs
+        .kube
+        .kinds
         .iter()
-        .flat_map(|(_, _, kinds)| kinds.iter())
         .filter(|k| **k != KubeKind::Secret)
         .map(|k| (k.group().to_string(), k.resource().to_string(), "list".to_string()))
         .collect();

@@ -143,8 +143,7 @@ fn ready_is_503_until_the_first_evaluation_is_published() {
     assert_eq!(get(&addr, "/health").unwrap().0, 200, "alive while not ready");
 
     let config = infrasage_readiness::config::Config::default();
-    let sources = infrasage_readiness::sources::build(&config, &[]).unwrap();
-    let engine = infrasage_readiness::engine::Engine::new(&config, sources, None);
+    let engine = infrasage_readiness::engine::Engine::from_config(&config).unwrap();
     let report = rt.block_on(engine.evaluate());
     publish.send_replace(Some(Arc::new(Published::new(report))));
     assert_eq!(get(&addr, "/ready").unwrap().0, 200);

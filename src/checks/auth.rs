@@ -53,7 +53,11 @@ mod tests {
 
     fn settings(enabled: bool, days: i64) -> ApiSnapshot {
         let body = json!({"audit_logging": {"enabled": enabled, "retention_days": days}});
-        ApiSnapshot { answers: [("GET /api/v1/settings".to_string(), Ok(body))].into_iter().collect() }
+        ApiSnapshot {
+            answers: [(crate::snapshot::http::RequestKey::parse("GET /api/v1/settings"), Ok(body))]
+                .into_iter()
+                .collect(),
+        }
     }
 
     fn audit_ttl_days(days: u32) -> crate::snapshot::ClickhouseSnapshot {

@@ -12,9 +12,8 @@ use crate::snapshot::SourceState;
 fn run(id: &str, body: Value, overrides: &[(&str, Value)]) -> Outcome {
     let item = crate::catalogue::find(id).unwrap();
     let request = item.param("request").unwrap().default_value();
-    let (m, p) = plan::split(request.as_str().unwrap());
     let mut api = ApiSnapshot::default();
-    api.answers.insert(plan::key(m, p), Ok(body));
+    api.answers.insert(RequestKey::parse(request.as_str().unwrap()), Ok(body));
     let s = Snapshot { infrasage_api: SourceState::Ready(api), ..Default::default() };
     run_on_snapshot(id, &s, overrides)
 }

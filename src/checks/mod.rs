@@ -14,7 +14,7 @@ pub mod kafka;
 pub mod kafka_retention;
 pub mod monitoring;
 pub mod network;
-pub mod params;
+mod reads;
 pub mod retention;
 pub mod scaling;
 pub mod secrets;
@@ -30,7 +30,9 @@ use crate::outcome::CheckResult;
 use crate::snapshot::kubernetes::{KubeKind, WORKLOAD_KINDS};
 use crate::snapshot::Snapshot;
 
-pub use params::Params;
+pub use crate::catalogue::Params;
+use reads::{workloads_and, ADMIN_API_REQUEST};
+pub use reads::{Read, Reads};
 
 /// Everything a check may read.
 pub struct CheckCtx<'a> {
@@ -43,268 +45,100 @@ pub struct CheckCtx<'a> {
 
 pub type CheckFn = fn(&CheckCtx) -> CheckResult;
 
-/// Catalogue id, the function deciding it, and the Kubernetes kinds it reads (what the live
-/// loader lists and `deploy/rbac.yaml` grants). Secrets are not listed: the loader gets only
-/// the Secret feeding `JWT_SECRET`, by name.
-pub type Registered = (&'static str, CheckFn, &'static [KubeKind]);
+/// One row of the registry: a catalogue id, the function deciding it, and what it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Registered {
+    pub id: &'static str,
+    pub check: CheckFn,
+    pub reads: Reads,
+}
 
-/// Catalogue id → the function that decides it. Items of sources this build does not gather
-/// yet have no entry; the engine reports them `skipped` with their source's state.
+/// Catalogue id → the function that decides it and what it reads. Items of sources this build
+/// does not gather yet have no entry; the engine reports them `skipped` with their source's state.
+#[rustfmt::skip]
 pub static REGISTRY: &[Registered] = &[
     // infrastructure
-    ("clickhouse_persistent_volumes", infrastructure::clickhouse_persistent_volumes, WORKLOAD_KINDS),
-    ("clickhouse_backup_scheduled", infrastructure::clickhouse_backup_scheduled, &[KubeKind::CronJob, KubeKind::Job]),
-    ("pods_resources_set", infrastructure::pods_resources_set, WORKLOAD_KINDS),
-    (
-        "pdb_clickhouse_kafka",
-        infrastructure::pdb_clickhouse_kafka,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::PodDisruptionBudget,
-        ],
-    ),
-    ("node_isolation", infrastructure::node_isolation, WORKLOAD_KINDS),
-    ("kafka_min_brokers", kafka::kafka_min_brokers, &[]),
-    ("kafka_min_replication_factor", kafka::kafka_min_replication_factor, &[]),
-    (
-        "pvc_wait_for_first_consumer",
-        infrastructure::pvc_wait_for_first_consumer,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::PersistentVolumeClaim,
-            KubeKind::StorageClass,
-        ],
-    ),
+    Registered { id: "clickhouse_persistent_volumes", check: infrastructure::clickhouse_persistent_volumes, reads: Reads::kinds(WORKLOAD_KINDS) },
+    Registered { id: "clickhouse_backup_scheduled", check: infrastructure::clickhouse_backup_scheduled, reads: Reads::kinds(&[KubeKind::CronJob, KubeKind::Job]) },
+    Registered { id: "pods_resources_set", check: infrastructure::pods_resources_set, reads: Reads::kinds(WORKLOAD_KINDS) },
+    Registered { id: "pdb_clickhouse_kafka", check: infrastructure::pdb_clickhouse_kafka, reads: Reads::kinds(workloads_and!(PodDisruptionBudget)) },
+    Registered { id: "node_isolation", check: infrastructure::node_isolation, reads: Reads::kinds(WORKLOAD_KINDS) },
+    Registered { id: "kafka_min_brokers", check: kafka::kafka_min_brokers, reads: Reads::NOTHING },
+    Registered { id: "kafka_min_replication_factor", check: kafka::kafka_min_replication_factor, reads: Reads::NOTHING },
+    Registered { id: "pvc_wait_for_first_consumer", check: infrastructure::pvc_wait_for_first_consumer, reads: Reads::kinds(workloads_and!(PersistentVolumeClaim, StorageClass)) },
     // secrets
-    (
-        "jwt_secret_strong",
-        secrets::jwt_secret_strong,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::ConfigMap,
-        ],
-    ),
-    (
-        "secrets_not_in_configmaps",
-        secrets::secrets_not_in_configmaps,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::ConfigMap,
-        ],
-    ),
-    (
-        "anthropic_key_from_secret",
-        secrets::anthropic_key_from_secret,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::ConfigMap,
-        ],
-    ),
-    ("secret_rotation_documented", attestation::attested, &[]),
-    ("clickhouse_credentials_not_default", secrets::clickhouse_credentials_not_default, &[]),
+    Registered { id: "jwt_secret_strong", check: secrets::jwt_secret_strong, reads: Reads::kinds(workloads_and!(ConfigMap)).and(&[Read::SecretOfEnv("env_name")]) },
+    Registered { id: "secrets_not_in_configmaps", check: secrets::secrets_not_in_configmaps, reads: Reads::kinds(workloads_and!(ConfigMap)) },
+    Registered { id: "anthropic_key_from_secret", check: secrets::anthropic_key_from_secret, reads: Reads::kinds(workloads_and!(ConfigMap)) },
+    Registered { id: "secret_rotation_documented", check: attestation::attested, reads: Reads::NOTHING },
+    Registered { id: "clickhouse_credentials_not_default", check: secrets::clickhouse_credentials_not_default, reads: Reads::NOTHING },
     // auth
-    ("audit_logging_retention", auth::audit_logging_retention, &[]),
+    Registered { id: "audit_logging_retention", check: auth::audit_logging_retention, reads: Reads::data(&[Read::Request { source: "infrasage_api", param: "request" }, Read::ClickhouseTables("audit_table")]) },
     // network
-    (
-        "mtls_enabled",
-        network::mtls_enabled,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::ConfigMap,
-        ],
-    ),
-    (
-        "gateway_tls_ingress",
-        network::gateway_tls_ingress,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::Service,
-            KubeKind::Ingress,
-        ],
-    ),
-    (
-        "admin_ui_not_public",
-        network::admin_ui_not_public,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::Service,
-            KubeKind::Ingress,
-        ],
-    ),
-    ("network_policies_namespace_isolation", network::network_policies_namespace_isolation, &[KubeKind::NetworkPolicy]),
-    ("egress_restricted", network::egress_restricted, &[KubeKind::NetworkPolicy]),
+    Registered { id: "mtls_enabled", check: network::mtls_enabled, reads: Reads::kinds(workloads_and!(ConfigMap)) },
+    Registered { id: "gateway_tls_ingress", check: network::gateway_tls_ingress, reads: Reads::kinds(workloads_and!(Service, Ingress)) },
+    Registered { id: "admin_ui_not_public", check: network::admin_ui_not_public, reads: Reads::kinds(workloads_and!(Service, Ingress)) },
+    Registered { id: "network_policies_namespace_isolation", check: network::network_policies_namespace_isolation, reads: Reads::kinds(&[KubeKind::NetworkPolicy]) },
+    Registered { id: "egress_restricted", check: network::egress_restricted, reads: Reads::kinds(&[KubeKind::NetworkPolicy]) },
     // scaling
-    (
-        "scale_profile_matches_volume",
-        scaling::scale_profile_matches_volume,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::ConfigMap,
-        ],
-    ),
-    (
-        "clickhouse_storage_headroom",
-        scaling::clickhouse_storage_headroom,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::PersistentVolumeClaim,
-        ],
-    ),
-    (
-        "gateway_hpa",
-        scaling::gateway_hpa,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::HorizontalPodAutoscaler,
-        ],
-    ),
-    (
-        "aiops_replicas_ha",
-        scaling::aiops_replicas_ha,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::HorizontalPodAutoscaler,
-        ],
-    ),
-    ("clickhouse_memory_limit", scaling::clickhouse_memory_limit, WORKLOAD_KINDS),
-    ("kafka_retention_24h", kafka_retention::kafka_retention_24h, &[]),
+    Registered { id: "scale_profile_matches_volume", check: scaling::scale_profile_matches_volume, reads: Reads::kinds(workloads_and!(ConfigMap)).and(&[Read::Promql("peak_query")]) },
+    Registered { id: "clickhouse_storage_headroom", check: scaling::clickhouse_storage_headroom, reads: Reads::kinds(workloads_and!(PersistentVolumeClaim)) },
+    Registered { id: "gateway_hpa", check: scaling::gateway_hpa, reads: Reads::kinds(workloads_and!(HorizontalPodAutoscaler)) },
+    Registered { id: "aiops_replicas_ha", check: scaling::aiops_replicas_ha, reads: Reads::kinds(workloads_and!(HorizontalPodAutoscaler)) },
+    Registered { id: "clickhouse_memory_limit", check: scaling::clickhouse_memory_limit, reads: Reads::kinds(WORKLOAD_KINDS).and(&[Read::QueryLog("window")]) },
+    Registered { id: "kafka_retention_24h", check: kafka_retention::kafka_retention_24h, reads: Reads::NOTHING },
     // retention
-    (
-        "log_field_exclusions",
-        retention::log_field_exclusions,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::ConfigMap,
-        ],
-    ),
-    (
-        "data_residency",
-        retention::data_residency,
-        &[
-            KubeKind::Deployment,
-            KubeKind::StatefulSet,
-            KubeKind::DaemonSet,
-            KubeKind::CronJob,
-            KubeKind::Job,
-            KubeKind::Pod,
-            KubeKind::PersistentVolumeClaim,
-            KubeKind::PersistentVolume,
-        ],
-    ),
-    ("retention_per_telemetry_type", table_retention::retention_per_telemetry_type, &[]),
-    ("retention_meets_compliance", table_retention::retention_meets_compliance, &[]),
+    Registered { id: "log_field_exclusions", check: retention::log_field_exclusions, reads: Reads::kinds(workloads_and!(ConfigMap)) },
+    Registered { id: "data_residency", check: retention::data_residency, reads: Reads::kinds(workloads_and!(PersistentVolumeClaim, PersistentVolume)) },
+    Registered { id: "retention_per_telemetry_type", check: table_retention::retention_per_telemetry_type, reads: Reads::data(&[Read::ClickhouseTables("tables")]) },
+    Registered { id: "retention_meets_compliance", check: table_retention::retention_meets_compliance, reads: Reads::data(&[Read::ClickhouseTables("tables")]) },
     // monitoring
-    ("prometheus_scraping", monitoring::prometheus_scraping, &[]),
-    ("alert_rules_configured", monitoring::alert_rules_configured, &[]),
-    ("oncall_routes_infrasage", monitoring::oncall_routes_infrasage, &[]),
-    ("grafana_dashboards_imported", monitoring::grafana_dashboards_imported, &[]),
+    Registered { id: "prometheus_scraping", check: monitoring::prometheus_scraping, reads: Reads::NOTHING },
+    Registered { id: "alert_rules_configured", check: monitoring::alert_rules_configured, reads: Reads::NOTHING },
+    Registered { id: "oncall_routes_infrasage", check: monitoring::oncall_routes_infrasage, reads: Reads::NOTHING },
+    Registered { id: "grafana_dashboards_imported", check: monitoring::grafana_dashboards_imported, reads: Reads::NOTHING },
     // go-live health
-    ("gateway_health", health::gateway_health, &[]),
-    ("aiops_health", health::aiops_health, &[]),
-    ("ml_health", health::ml_health, &[]),
+    Registered { id: "gateway_health", check: health::gateway_health, reads: Reads::NOTHING },
+    Registered { id: "aiops_health", check: health::aiops_health, reads: Reads::NOTHING },
+    Registered { id: "ml_health", check: health::ml_health, reads: Reads::NOTHING },
     // admin API: a request and a CEL expression each (parameters `request`, `expr`)
-    ("api_keys_rotated_from_onboarding", cel::api_item, &[]),
-    ("default_tenant_unused", cel::api_item, &[]),
-    ("ingestion_keys_scoped", cel::api_item, &[]),
-    ("human_users_least_privilege", cel::api_item, &[]),
-    ("super_admins_max_2", cel::api_item, &[]),
-    ("api_keys_expire", cel::api_item, &[]),
-    ("notification_channel_configured", cel::api_item, &[]),
-    ("anomaly_sensitivity_tuned", cel::api_item, &[]),
-    ("runbooks_dry_run_tested", cel::api_item, &[]),
-    ("runbook_approval_destructive", cel::api_item, &[]),
-    ("incident_feedback_loop", cel::api_item, &[]),
+    Registered { id: "api_keys_rotated_from_onboarding", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "default_tenant_unused", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "ingestion_keys_scoped", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "human_users_least_privilege", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "super_admins_max_2", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "api_keys_expire", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "notification_channel_configured", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "anomaly_sensitivity_tuned", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "runbooks_dry_run_tested", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "runbook_approval_destructive", check: cel::api_item, reads: ADMIN_API_REQUEST },
+    Registered { id: "incident_feedback_loop", check: cel::api_item, reads: ADMIN_API_REQUEST },
     // recovery and load testing: signed off by a person
-    ("backup_restore_tested", attestation::backup_restore_tested, &[]),
-    ("rto_rpo_documented", attestation::attested, &[]),
-    ("full_restart_procedure", attestation::attested, &[]),
-    ("kafka_topic_recreation_documented", attestation::attested, &[]),
-    ("gateway_load_tested", attestation::attested, &[]),
-    ("anomaly_detection_validated", attestation::attested, &[]),
-    ("rca_end_to_end", attestation::attested, &[]),
-    ("runbook_staging_executed", attestation::attested, &[]),
+    Registered { id: "backup_restore_tested", check: attestation::backup_restore_tested, reads: Reads::NOTHING },
+    Registered { id: "rto_rpo_documented", check: attestation::attested, reads: Reads::NOTHING },
+    Registered { id: "full_restart_procedure", check: attestation::attested, reads: Reads::NOTHING },
+    Registered { id: "kafka_topic_recreation_documented", check: attestation::attested, reads: Reads::NOTHING },
+    Registered { id: "gateway_load_tested", check: attestation::attested, reads: Reads::NOTHING },
+    Registered { id: "anomaly_detection_validated", check: attestation::attested, reads: Reads::NOTHING },
+    Registered { id: "rca_end_to_end", check: attestation::attested, reads: Reads::NOTHING },
+    Registered { id: "runbook_staging_executed", check: attestation::attested, reads: Reads::NOTHING },
     // go-live
-    ("kafka_consumer_lag", kafka::kafka_consumer_lag, &[]),
+    Registered { id: "kafka_consumer_lag", check: kafka::kafka_consumer_lag, reads: Reads::NOTHING },
 ];
 
 pub fn find(id: &str) -> Option<CheckFn> {
-    REGISTRY.iter().find(|(i, _, _)| *i == id).map(|(_, f, _)| *f)
+    REGISTRY.iter().find(|r| r.id == id).map(|r| r.check)
 }
 
-/// The Kubernetes kinds an item reads.
-pub fn kinds(id: &str) -> &'static [KubeKind] {
-    REGISTRY.iter().find(|(i, _, _)| *i == id).map(|(_, _, k)| *k).unwrap_or(&[])
+/// What an item reads (nothing, for an item without a check in this build).
+pub fn reads(id: &str) -> Reads {
+    REGISTRY.iter().find(|r| r.id == id).map(|r| r.reads).unwrap_or(Reads::NOTHING)
 }
 
 /// Runs an item: first refusing, with the reason, when a kind it reads could not be read.
 pub fn run(f: CheckFn, ctx: &CheckCtx) -> CheckResult {
     if let Some(k) = ctx.snapshot.kubernetes.ready() {
-        for kind in kinds(ctx.item.id) {
+        for kind in reads(ctx.item.id).kinds {
             if let Some(why) = k.unreadable.get(kind.resource()) {
                 return Err(crate::outcome::Undecided::error(why.clone()));
             }
@@ -320,9 +154,33 @@ mod tests {
     #[test]
     fn every_registered_id_is_in_the_catalogue_once() {
         let mut seen = std::collections::HashSet::new();
-        for (id, _, _) in REGISTRY {
-            assert!(crate::catalogue::find(id).is_some(), "{id} is not a catalogue item");
-            assert!(seen.insert(*id), "{id} registered twice");
+        for r in REGISTRY {
+            assert!(crate::catalogue::find(r.id).is_some(), "{} is not a catalogue item", r.id);
+            assert!(seen.insert(r.id), "{} registered twice", r.id);
+        }
+    }
+
+    /// A read names a param the item has, of the kind the plan reads it as; an item with a
+    /// `request` param declares it read.
+    #[test]
+    fn every_declared_read_names_a_param_of_its_item() {
+        use crate::catalogue::ParamKind;
+        for r in REGISTRY {
+            let item = crate::catalogue::find(r.id).unwrap();
+            for read in r.reads.data {
+                let (param, kinds): (&str, &[ParamKind]) = match *read {
+                    Read::SecretOfEnv(p) | Read::Promql(p) | Read::Request { param: p, .. } => {
+                        (p, &[ParamKind::String])
+                    }
+                    Read::ClickhouseTables(p) => (p, &[ParamKind::String, ParamKind::Map]),
+                    Read::QueryLog(p) => (p, &[ParamKind::Duration]),
+                };
+                let spec = item.param(param).unwrap_or_else(|| panic!("{}: no param {param}", r.id));
+                assert!(kinds.contains(&spec.kind), "{}.{param} is {:?}", r.id, spec.kind);
+            }
+            if item.param("request").is_some() {
+                assert!(r.reads.data.iter().any(|d| matches!(d, Read::Request { .. })), "{} reads no request", r.id);
+            }
         }
     }
 

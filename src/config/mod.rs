@@ -7,8 +7,9 @@ mod validate;
 pub use validate::{component_selectors, parse_selector};
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+/// Durations are spelled alike in the config and in item params.
+pub use crate::catalogue::{parse_duration, MAX_DURATION};
 pub use types::*;
 
 pub const ENV_PREFIX: &str = "INFRASAGE_READINESS";
@@ -317,19 +318,6 @@ fn refuse_secrets_in_file(tree: &serde_json::Value) -> Result<(), ConfigErrors> 
         }
     }
     Ok(())
-}
-
-/// The longest duration accepted anywhere in the config: longer ones are typing mistakes,
-/// and date arithmetic on them would overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(100 * 366 * 86_400);
-
-/// `60s`, `26h`, `90d`, `1w`: humantime units, at most [`MAX_DURATION`] (100 years).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim()).map_err(|e| format!("bad duration {s:?}: {e}"))?;
-    if d > MAX_DURATION {
-        return Err(format!("{s:?} is longer than 100 years"));
-    }
-    Ok(d)
 }
 
 #[cfg(test)]

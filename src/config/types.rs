@@ -52,6 +52,13 @@ pub struct Config {
     pub custom_checks: Vec<CustomCheck>,
 }
 
+impl Config {
+    /// Whether an item (built-in or custom) runs: all do unless `checks.<id>.enabled: false`.
+    pub fn enabled(&self, id: &str) -> bool {
+        self.checks.get(id).and_then(|o| o.enabled) != Some(false)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         serde_json::from_value(serde_json::json!({})).expect("empty config deserializes")

@@ -239,7 +239,7 @@ impl Validator {
             }
             if cc.expr.trim().is_empty() {
                 self.err(&format!("{key}.expr"), "is empty");
-            } else if let Err(e) = crate::checks::cel::compile(&cc.expr) {
+            } else if let Err(e) = crate::expr::compile(&cc.expr) {
                 self.err(&format!("{key}.expr"), format!("custom item {}: CEL does not compile: {e}", cc.id));
             }
         }
@@ -313,9 +313,10 @@ fn check_cel_param(item: &catalogue::Item, name: &str, v: &serde_json::Value) ->
     }
     let text = v.as_str().unwrap_or_default();
     match name {
-        "expr" => crate::checks::cel::compile(text).map(|_| ()).map_err(|e| format!("CEL does not compile: {e}")),
+        "expr" => crate::expr::compile(text).map(|_| ()).map_err(|e| format!("CEL does not compile: {e}")),
         "request" => {
-            let (m, p) = crate::sources::http::plan::split(text);
+            let key = crate::snapshot::http::RequestKey::parse(text);
+            let (m, p) = (key.method.as_str(), key.path.as_str());
             if !["GET", "POST", "HEAD"].contains(&m.to_ascii_uppercase().as_str()) {
                 Err(format!("{m:?} is not GET, POST or HEAD"))
             } else if !p.starts_with('/') {

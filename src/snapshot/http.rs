@@ -4,8 +4,42 @@
 
 use std::collections::BTreeMap;
 
-/// Planned request (`"GET /api/v1/users"`) → its JSON answer, or why it has none.
-pub type Answers = BTreeMap<String, Result<serde_json::Value, String>>;
+/// Planned request (`GET /api/v1/users`) → its JSON answer, or why it has none.
+pub type Answers = BTreeMap<RequestKey, Result<serde_json::Value, String>>;
+
+/// A request as an item's `request` param or a custom item names it and as its answer is kept:
+/// the method (upper case; GET when not written) and the path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestKey {
+    pub method: String,
+    pub path: String,
+}
+
+impl RequestKey {
+    pub fn new(method: &str, path: &str) -> RequestKey {
+        RequestKey { method: method.trim().to_ascii_uppercase(), path: path.trim().to_string() }
+    }
+
+    /// `"GET /path"`, or a bare path meaning GET.
+    pub fn parse(text: &str) -> RequestKey {
+        match text.trim().split_once(' ') {
+            Some((m, p)) => RequestKey::new(m, p),
+            None => RequestKey::new("GET", text),
+        }
+    }
+}
+
+impl From<&str> for RequestKey {
+    fn from(text: &str) -> RequestKey {
+        RequestKey::parse(text)
+    }
+}
+
+impl std::fmt::Display for RequestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
 
 /// `/health` of each configured InfraSage service, by service name (`gateway`, `aiops`, `ml`).
 #[derive(Debug, Clone, Default)]

@@ -51,7 +51,8 @@ struct Settings {
 }
 
 impl KubeApiSource {
-    pub fn new(k: &KubernetesConfig, kinds: BTreeSet<KubeKind>, secret_env: Option<String>) -> Self {
+    pub fn new(k: &KubernetesConfig, needs: super::KubeNeeds) -> Self {
+        let super::KubeNeeds { kinds, secret_env } = needs;
         let settings = Settings {
             kubeconfig: k.kubeconfig.clone(),
             context: k.context.clone(),

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::catalogue::SourceId;
 use crate::config::Config;
+use crate::snapshot::http::RequestKey;
 use crate::snapshot::kubernetes::KubeKind;
 use crate::snapshot::{SourceData, SourceState};
 
@@ -57,49 +58,35 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The kinds the enabled items read, and the env variable whose Secret `jwt_secret_strong`
-/// reads by name (None when that item is disabled).
-pub fn kube_needs(config: &Config) -> (BTreeSet<KubeKind>, Option<String>) {
-    let enabled = |id: &str| config.checks.get(id).and_then(|o| o.enabled) != Some(false);
-    let kinds = crate::checks::REGISTRY
-        .iter()
-        .filter(|(id, _, _)| enabled(id))
-        .flat_map(|(_, _, kinds)| kinds.iter().copied())
-        .collect();
-    let secret_env = enabled("jwt_secret_strong").then(|| {
-        config
-            .checks
-            .get("jwt_secret_strong")
-            .and_then(|o| o.params.get("env_name"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("JWT_SECRET")
-            .to_string()
-    });
-    (kinds, secret_env)
+/// What the sources read for the planned items, derived by the plan from what each item
+/// declares: no source names an item.
+#[derive(Debug, Clone, Default)]
+pub struct Needs {
+    pub kube: KubeNeeds,
+    pub clickhouse: clickhouse::ClickhouseNeeds,
+    /// PromQL queries asked of Prometheus.
+    pub promql: Vec<String>,
+    /// Extra requests per HTTP source, named as in `custom_checks[].request.source`
+    /// (`infrasage_api`, `grafana`, `services.gateway` ...).
+    pub requests: BTreeMap<String, Vec<RequestKey>>,
 }
 
-/// The tables and query-log window the ClickHouse items read, from their resolved params.
-pub fn clickhouse_needs(config: &Config) -> clickhouse::ClickhouseNeeds {
-    let params = |id: &str| {
-        let item = crate::catalogue::find(id).expect("a catalogue item");
-        crate::checks::Params::resolve(item, config.checks.get(id).map(|o| &o.params))
-    };
-    let mut tables = std::collections::BTreeSet::new();
-    for id in ["retention_per_telemetry_type", "retention_meets_compliance"] {
-        if let Ok(map) = params(id).map("tables") {
-            tables.extend(map.values().filter_map(|v| v.as_str().map(str::to_string)));
-        }
+impl Needs {
+    pub fn requests_of(&self, source: &str) -> Vec<RequestKey> {
+        self.requests.get(source).cloned().unwrap_or_default()
     }
-    if let Ok(t) = params("audit_logging_retention").str("audit_table") {
-        tables.insert(t.to_string());
-    }
-    let window = params("clickhouse_memory_limit").duration("window").unwrap_or(Duration::from_secs(7 * 86_400));
-    clickhouse::ClickhouseNeeds { tables: tables.into_iter().collect(), query_log_window: window }
+}
+
+/// The kinds to list, and the env variable whose Secret is read by name (None: no Secret).
+#[derive(Debug, Clone, Default)]
+pub struct KubeNeeds {
+    pub kinds: BTreeSet<KubeKind>,
+    pub secret_env: Option<String>,
 }
 
 /// Builds the sources the config asks for. `manifests` (from the command line) replaces the
 /// live Kubernetes API with rendered files.
-pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String> {
+pub fn build(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Result<SourceSet, String> {
     register_secret_files(config);
     let mut set = SourceSet { active: Vec::new(), idle: BTreeMap::new() };
     let kube = config.kubernetes.clone();
@@ -112,8 +99,7 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
         let k = kube.unwrap_or_default();
         set.active.push(Box::new(manifests::ManifestSource::new(manifest_paths, &k)?));
     } else if let Some(k) = &kube {
-        let (kinds, secret_env) = kube_needs(config);
-        set.active.push(Box::new(kube_api::KubeApiSource::new(k, kinds, secret_env)));
+        set.active.push(Box::new(kube_api::KubeApiSource::new(k, needs.kube.clone())));
     }
     match &config.kafka {
         Some(k) => set.active.push(Box::new(kafka::KafkaSource::new(k)?)),
@@ -122,16 +108,16 @@ pub fn build(config: &Config, manifests: &[PathBuf]) -> Result<SourceSet, String
         }
     }
     match &config.clickhouse {
-        Some(ch) => set.active.push(Box::new(clickhouse::ClickhouseSource::new(ch, clickhouse_needs(config))?)),
+        Some(ch) => set.active.push(Box::new(clickhouse::ClickhouseSource::new(ch, needs.clickhouse.clone())?)),
         None => {
             set.idle.insert(SourceId::Clickhouse, SourceState::NotConfigured);
         }
     }
-    push_http(&mut set, SourceId::Services, http::services::ServicesSource::new(config)?);
-    push_http(&mut set, SourceId::Prometheus, http::prometheus::PrometheusSource::new(config)?);
-    push_http(&mut set, SourceId::Alertmanager, http::alertmanager::AlertmanagerSource::new(config)?);
-    push_http(&mut set, SourceId::Grafana, http::grafana::GrafanaSource::new(config)?);
-    push_http(&mut set, SourceId::InfrasageApi, http::api::ApiSource::new(config)?);
+    push_http(&mut set, SourceId::Services, http::services::ServicesSource::new(config, needs)?);
+    push_http(&mut set, SourceId::Prometheus, http::prometheus::PrometheusSource::new(config, needs)?);
+    push_http(&mut set, SourceId::Alertmanager, http::alertmanager::AlertmanagerSource::new(config, needs)?);
+    push_http(&mut set, SourceId::Grafana, http::grafana::GrafanaSource::new(config, needs)?);
+    push_http(&mut set, SourceId::InfrasageApi, http::api::ApiSource::new(config, needs)?);
     Ok(set)
 }
 

@@ -29,12 +29,12 @@ pub fn stderr(o: &Output) -> String {
 
 /// One in-process evaluation of a config written to a temp file (no environment overrides).
 pub fn evaluate(config_yaml: &str) -> infrasage_readiness::results::Report {
-    use infrasage_readiness::{config, engine::Engine, sources};
+    use infrasage_readiness::{config, engine::Engine};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, config_yaml).unwrap();
     let config = config::load_with_env(Some(&path), Vec::new()).unwrap();
-    let engine = Engine::new(&config, sources::build(&config, &[]).unwrap(), None);
+    let engine = Engine::from_config(&config).unwrap();
     tokio::runtime::Runtime::new().unwrap().block_on(engine.evaluate())
 }
 

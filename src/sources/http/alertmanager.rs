@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{plan, Endpoint, Token};
+use super::{Endpoint, Token};
 use crate::catalogue::SourceId;
 use crate::config::Config;
+use crate::snapshot::http::RequestKey;
 use crate::snapshot::http::{AlertmanagerSnapshot, MatchOp, Matcher, Receiver, Route};
 use crate::snapshot::SourceData;
-use crate::sources::{BoxFuture, Gathered, Source};
+use crate::sources::{BoxFuture, Gathered, Needs, Source};
 
 pub struct AlertmanagerSource {
     endpoint: Endpoint,
     timeout: Duration,
-    planned: Vec<String>,
+    planned: Vec<RequestKey>,
 }
 
 #[derive(Deserialize)]
@@ -52,11 +53,11 @@ struct RawRoute {
 }
 
 impl AlertmanagerSource {
-    pub fn new(config: &Config) -> Result<Option<AlertmanagerSource>, String> {
+    pub fn new(config: &Config, needs: &Needs) -> Result<Option<AlertmanagerSource>, String> {
         let Some(a) = &config.alertmanager else { return Ok(None) };
         let endpoint = Endpoint::new(&a.url, a.tls.as_ref(), a.timeout.0, Token::default())
             .map_err(|e| format!("alertmanager: {e}"))?;
-        Ok(Some(AlertmanagerSource { endpoint, timeout: a.timeout.0, planned: plan::requests(config, "alertmanager") }))
+        Ok(Some(AlertmanagerSource { endpoint, timeout: a.timeout.0, planned: needs.requests_of("alertmanager") }))
     }
 }
 

@@ -4,26 +4,27 @@
 
 use std::time::Duration;
 
-use super::{plan, Endpoint, Token};
+use super::{Endpoint, Token};
 use crate::catalogue::SourceId;
 use crate::config::Config;
 use crate::snapshot::http::ApiSnapshot;
+use crate::snapshot::http::RequestKey;
 use crate::snapshot::SourceData;
-use crate::sources::{BoxFuture, Gathered, Source};
+use crate::sources::{BoxFuture, Gathered, Needs, Source};
 
 pub struct ApiSource {
     endpoint: Endpoint,
     timeout: Duration,
-    planned: Vec<String>,
+    planned: Vec<RequestKey>,
 }
 
 impl ApiSource {
-    pub fn new(config: &Config) -> Result<Option<ApiSource>, String> {
+    pub fn new(config: &Config, needs: &Needs) -> Result<Option<ApiSource>, String> {
         let Some(a) = &config.infrasage_api else { return Ok(None) };
         let token = Token { file: a.token_file.clone(), value: a.token.clone() };
         let endpoint =
             Endpoint::new(&a.url, a.tls.as_ref(), a.timeout.0, token).map_err(|e| format!("infrasage_api: {e}"))?;
-        Ok(Some(ApiSource { endpoint, timeout: a.timeout.0, planned: plan::requests(config, "infrasage_api") }))
+        Ok(Some(ApiSource { endpoint, timeout: a.timeout.0, planned: needs.requests_of("infrasage_api") }))
     }
 }
 

@@ -4,17 +4,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{plan, Endpoint, Token};
+use super::{Endpoint, Token};
 use crate::catalogue::SourceId;
 use crate::config::Config;
+use crate::snapshot::http::RequestKey;
 use crate::snapshot::http::{Dashboard, GrafanaSnapshot};
 use crate::snapshot::SourceData;
-use crate::sources::{BoxFuture, Gathered, Source};
+use crate::sources::{BoxFuture, Gathered, Needs, Source};
 
 pub struct GrafanaSource {
     endpoint: Endpoint,
     timeout: Duration,
-    planned: Vec<String>,
+    planned: Vec<RequestKey>,
 }
 
 #[derive(Deserialize)]
@@ -25,12 +26,12 @@ struct Hit {
 }
 
 impl GrafanaSource {
-    pub fn new(config: &Config) -> Result<Option<GrafanaSource>, String> {
+    pub fn new(config: &Config, needs: &Needs) -> Result<Option<GrafanaSource>, String> {
         let Some(g) = &config.grafana else { return Ok(None) };
         let token = Token { file: g.token_file.clone(), value: g.token.clone() };
         let endpoint =
             Endpoint::new(&g.url, g.tls.as_ref(), g.timeout.0, token).map_err(|e| format!("grafana: {e}"))?;
-        Ok(Some(GrafanaSource { endpoint, timeout: g.timeout.0, planned: plan::requests(config, "grafana") }))
+        Ok(Some(GrafanaSource { endpoint, timeout: g.timeout.0, planned: needs.requests_of("grafana") }))
     }
 }
 

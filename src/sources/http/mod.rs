@@ -5,7 +5,6 @@
 pub mod alertmanager;
 pub mod api;
 pub mod grafana;
-pub mod plan;
 pub mod prometheus;
 pub mod services;
 
@@ -15,7 +14,7 @@ use std::time::Duration;
 use reqwest::{redirect, Certificate, Client, Identity, Method};
 
 use crate::config::{SecretString, TlsConfig};
-use crate::snapshot::http::Answers;
+use crate::snapshot::http::{Answers, RequestKey};
 
 /// Largest body read from any endpoint; a larger one is an error, not a truncation.
 pub const MAX_BODY: usize = 1 << 20;
@@ -144,12 +143,12 @@ impl Endpoint {
     }
 
     /// Every planned request (`"GET /path"`), concurrently, each answer kept apart.
-    pub async fn answers(&self, planned: &[String]) -> Answers {
+    pub async fn answers(&self, planned: &[RequestKey]) -> Answers {
         let mut set = tokio::task::JoinSet::new();
         for key in planned {
             let (ep, key) = (self.clone(), key.clone());
             set.spawn(async move {
-                let (method, path) = plan::split(&key);
+                let (method, path) = (key.method.as_str(), key.path.as_str());
                 // A HEAD answer has no body: the expression sees the status instead.
                 let r = if method == "HEAD" {
                     ep.send(method, path).await.map(|a| serde_json::json!({ "status": a.status }))

@@ -1,24 +1,24 @@
 //! The Prometheus HTTP API: active targets, loaded rules, and the PromQL queries items need
-//! (the observed peak of `scale_profile_matches_volume`).
+//! (the queries the plan asks for).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{plan, Endpoint, Token};
+use super::{Endpoint, Token};
 use crate::catalogue::SourceId;
-use crate::checks::Params;
 use crate::config::Config;
+use crate::snapshot::http::RequestKey;
 use crate::snapshot::http::{PromRule, PrometheusSnapshot, ScrapeTarget};
 use crate::snapshot::SourceData;
-use crate::sources::{BoxFuture, Gathered, Source};
+use crate::sources::{BoxFuture, Gathered, Needs, Source};
 
 pub struct PrometheusSource {
     endpoint: Endpoint,
     timeout: Duration,
     queries: Vec<String>,
-    planned: Vec<String>,
+    planned: Vec<RequestKey>,
 }
 
 /// The envelope of every Prometheus API answer.
@@ -70,15 +70,15 @@ struct Query {
 }
 
 impl PrometheusSource {
-    pub fn new(config: &Config) -> Result<Option<PrometheusSource>, String> {
+    pub fn new(config: &Config, needs: &Needs) -> Result<Option<PrometheusSource>, String> {
         let Some(p) = &config.prometheus else { return Ok(None) };
         let endpoint = Endpoint::new(&p.url, p.tls.as_ref(), p.timeout.0, Token::default())
             .map_err(|e| format!("prometheus: {e}"))?;
         Ok(Some(PrometheusSource {
             endpoint,
             timeout: p.timeout.0,
-            queries: queries(config),
-            planned: plan::requests(config, "prometheus"),
+            queries: needs.promql.clone(),
+            planned: needs.requests_of("prometheus"),
         }))
     }
 
@@ -108,17 +108,6 @@ impl PrometheusSource {
         let v = sample.get(1).and_then(|v| v.as_str()).ok_or_else(|| format!("query {promql:?}: malformed sample"))?;
         v.parse::<f64>().map(Some).map_err(|_| format!("query {promql:?}: {v:?} is not a number"))
     }
-}
-
-/// The PromQL of the enabled items that read a query.
-fn queries(config: &Config) -> Vec<String> {
-    let id = "scale_profile_matches_volume";
-    let o = config.checks.get(id);
-    if o.and_then(|o| o.enabled) == Some(false) {
-        return Vec::new();
-    }
-    let item = crate::catalogue::find(id).expect("a catalogue item");
-    Params::resolve(item, o.map(|o| &o.params)).str("peak_query").map(|q| vec![q.to_string()]).unwrap_or_default()
 }
 
 impl Source for PrometheusSource {

@@ -3,18 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-use super::{plan, Endpoint, Token};
+use super::{Endpoint, Token};
 use crate::catalogue::SourceId;
 use crate::config::Config;
-use crate::snapshot::http::{ServiceProbe, ServicesSnapshot};
+use crate::snapshot::http::{RequestKey, ServiceProbe, ServicesSnapshot};
 use crate::snapshot::SourceData;
-use crate::sources::{BoxFuture, Gathered, Source};
+use crate::sources::{BoxFuture, Gathered, Needs, Source};
 
 struct Service {
     name: String,
     url: String,
     endpoint: Endpoint,
-    planned: Vec<String>,
+    planned: Vec<RequestKey>,
 }
 
 pub struct ServicesSource {
@@ -23,7 +23,7 @@ pub struct ServicesSource {
 }
 
 impl ServicesSource {
-    pub fn new(config: &Config) -> Result<Option<ServicesSource>, String> {
+    pub fn new(config: &Config, needs: &Needs) -> Result<Option<ServicesSource>, String> {
         let Some(s) = &config.services else { return Ok(None) };
         let mut services = Vec::new();
         let mut timeout = Duration::ZERO;
@@ -32,7 +32,7 @@ impl ServicesSource {
             let endpoint = Endpoint::new(&ep.url, ep.tls.as_ref(), ep.timeout.0, Token::default())
                 .map_err(|e| format!("services.{name}: {e}"))?;
             timeout = timeout.max(ep.timeout.0);
-            let planned = plan::requests(config, &format!("services.{name}"));
+            let planned = needs.requests_of(&format!("services.{name}"));
             services.push(Service { name: name.to_string(), url: ep.url.clone(), endpoint, planned });
         }
         if services.is_empty() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::catalogue::Item;
+use super::Item;
 use crate::outcome::Undecided;
 
 #[derive(Debug, Clone, Default)]
@@ -63,7 +63,7 @@ impl Params {
     }
 
     pub fn duration(&self, name: &str) -> Result<Duration, Undecided> {
-        crate::config::parse_duration(self.str(name)?).map_err(|e| Undecided::error(format!("parameter {name}: {e}")))
+        parse_duration(self.str(name)?).map_err(|e| Undecided::error(format!("parameter {name}: {e}")))
     }
 
     pub fn list(&self, name: &str) -> Result<Vec<String>, Undecided> {
@@ -76,4 +76,17 @@ impl Params {
         let obj = self.get(name)?.as_object().ok_or_else(|| Self::bad(name, "a map"))?;
         Ok(obj.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
+}
+
+/// The longest duration accepted anywhere in the config or a param: longer ones are typing mistakes,
+/// and date arithmetic on them would overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 366 * 86_400);
+
+/// `60s`, `26h`, `90d`, `1w`: humantime units, at most [`MAX_DURATION`] (100 years).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|e| format!("bad duration {s:?}: {e}"))?;
+    if d > MAX_DURATION {
+        return Err(format!("{s:?} is longer than 100 years"));
+    }
+    Ok(d)
 }
