@@ -136,7 +136,7 @@ fn measure(rt: &tokio::runtime::Runtime, config_path: &Path, label: &str) {
         let t = Instant::now();
         let results = engine.run_checks(&snapshot, chrono::Utc::now());
         checks.push(t.elapsed());
-        assert_eq!(results.len(), 56);
+        assert_eq!(results.len(), infrasage_readiness::catalogue::ITEMS.len());
     }
     let time = Command::new("/usr/bin/time")
         .arg("-v")

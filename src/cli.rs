@@ -237,7 +237,7 @@ async fn check(config: Option<PathBuf>, manifests: Vec<PathBuf>, output: CheckOu
     };
     let from_files = set.active.iter().any(|s| s.id() == crate::catalogue::SourceId::Kubernetes);
     let engine = Engine::new(plan, set);
-    let report = engine.evaluate().await;
+    let report = engine.evaluate().await.report;
     // Unreadable manifests are unreadable input, not a verdict about the cluster.
     if from_files {
         if let Some(e) = report.sources.iter().find(|s| s.source == "kubernetes").and_then(|s| s.error.as_ref()) {
@@ -328,17 +328,17 @@ async fn evaluate_forever(
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
-        let report = engine.evaluate().await;
-        let s = &report.summary;
+        let evaluation = engine.evaluate().await;
+        let s = &evaluation.summary;
         tracing::info!(
             pass = s.pass,
             fail = s.fail,
             error = s.error,
             skipped = s.skipped,
-            took_seconds = report.duration_seconds,
+            took_seconds = evaluation.duration_seconds,
             "evaluation published"
         );
-        match tokio::task::spawn_blocking(move || Published::new(report)).await {
+        match tokio::task::spawn_blocking(move || Published::new(evaluation)).await {
             Ok(published) => {
                 publish.send_replace(Some(Arc::new(published)));
             }

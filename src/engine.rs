@@ -4,19 +4,19 @@
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
-use crate::catalogue::{self, Automation, Category, Item, Severity, SourceId};
+use crate::catalogue::{self, Automation, Item, Severity, SourceId};
 use crate::checks::{self, CheckCtx, CheckFn};
 use crate::config::Config;
-use crate::outcome::{Outcome, Status};
+use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::redact;
-use crate::results::{CheckReport, Report, SourceReport, Summary, MAX_FINDINGS};
+use crate::results::{CheckReport, Evaluation, Report, SourceHistory, SourceReport, Summary, MAX_FINDINGS};
 use crate::snapshot::{Snapshot, SourceState};
 use crate::sources::{Gathered, Source, SourceSet};
 
@@ -24,7 +24,7 @@ pub struct Engine {
     plan: Plan,
     sources: Vec<Arc<dyn Source>>,
     idle: BTreeMap<SourceId, SourceState<()>>,
-    last_success: Mutex<BTreeMap<SourceId, DateTime<Utc>>>,
+    history: Arc<SourceHistory>,
 }
 
 impl Engine {
@@ -33,8 +33,18 @@ impl Engine {
             plan,
             sources: sources.active.into_iter().map(Arc::from).collect(),
             idle: sources.idle,
-            last_success: Mutex::new(BTreeMap::new()),
+            history: Arc::default(),
         }
+    }
+
+    /// Carries on `history` (the last-success times of an engine this one replaces).
+    pub fn keeping(mut self, history: Arc<SourceHistory>) -> Engine {
+        self.history = history;
+        self
+    }
+
+    pub fn history(&self) -> Arc<SourceHistory> {
+        Arc::clone(&self.history)
     }
 
     /// The plan and sources of `config` in one step (no `--manifests`, no `--only`).
@@ -44,20 +54,19 @@ impl Engine {
         Ok(Engine::new(plan, set))
     }
 
-    pub async fn evaluate(&self) -> Report {
+    pub async fn evaluate(&self) -> Evaluation {
         let started = Instant::now();
         let (snapshot, sources) = self.gather().await;
         let now = Utc::now();
         let checks = self.run_checks(&snapshot, now);
-        let source_metrics = crate::metrics::source_text(&snapshot);
-        Report {
-            source_metrics,
+        let report = Report {
             summary: Summary::of(&checks),
             checks,
             sources,
             evaluated_at: now,
             duration_seconds: started.elapsed().as_secs_f64(),
-        }
+        };
+        Evaluation { report, snapshot }
     }
 
     async fn gather(&self) -> (Snapshot, Vec<SourceReport>) {
@@ -96,7 +105,6 @@ impl Engine {
                 tracing::error!("a source task panicked");
                 continue;
             };
-            let mut last = self.last_success.lock().expect("last-success lock");
             // The backstop of the redaction discipline: whatever a source wrote, known
             // secrets are masked before the text reaches the snapshot, logs or outputs.
             if let Ok(Gathered { data: crate::snapshot::SourceData::Kubernetes(k), .. }) = &result {
@@ -108,12 +116,12 @@ impl Engine {
             let report = match result {
                 Ok(Gathered { data, warnings }) => {
                     snapshot.insert(data);
-                    last.insert(id, Utc::now());
+                    self.history.succeeded(id, Utc::now());
                     SourceReport {
                         source: id.as_str().into(),
                         state: "ok".into(),
                         duration_seconds: Some(took),
-                        last_success: last.get(&id).copied(),
+                        last_success: self.history.last_success(id),
                         error: None,
                         warnings,
                     }
@@ -125,7 +133,7 @@ impl Engine {
                         source: id.as_str().into(),
                         state: "failed".into(),
                         duration_seconds: Some(took),
-                        last_success: last.get(&id).copied(),
+                        last_success: self.history.last_success(id),
                         error: Some(why),
                         warnings: Vec::new(),
                     }
@@ -234,11 +242,56 @@ fn undecided_by_sources(sources: &[SourceId], snapshot: &Snapshot) -> Outcome {
     Outcome::skipped("not evaluated by this build")
 }
 
-/// Category order for grouped outputs; custom categories use the same names.
-pub fn category_rank(name: &str) -> usize {
-    Category::parse(name).map(|c| c as usize).unwrap_or(usize::MAX)
-}
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
 
-pub fn is_failing(status: Status) -> bool {
-    matches!(status, Status::Fail | Status::Error)
+    use super::*;
+    use crate::snapshot::SourceData;
+    use crate::sources::BoxFuture;
+
+    /// A source that answers or fails as told.
+    struct Grafana(bool);
+
+    impl Source for Grafana {
+        fn id(&self) -> SourceId {
+            SourceId::Grafana
+        }
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn gather(&self) -> BoxFuture<'_, Result<Gathered, String>> {
+            let up = self.0;
+            Box::pin(async move {
+                match up {
+                    true => Ok(Gathered { data: SourceData::Grafana(Box::default()), warnings: Vec::new() }),
+                    false => Err("down".to_string()),
+                }
+            })
+        }
+    }
+
+    fn engine(up: bool) -> Engine {
+        let set = SourceSet { active: vec![Box::new(Grafana(up))], idle: BTreeMap::new() };
+        Engine::new(Plan::new(&Config::default(), None), set)
+    }
+
+    fn grafana(e: &Evaluation) -> SourceReport {
+        e.sources.iter().find(|s| s.source == "grafana").cloned().unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_engine_built_for_a_new_config_keeps_the_last_success_times() {
+        let first = engine(true);
+        let ok = grafana(&first.evaluate().await);
+        assert_eq!(ok.state, "ok");
+        let when = ok.last_success.expect("a success is recorded");
+
+        let fresh = grafana(&engine(false).evaluate().await);
+        assert_eq!((fresh.state.as_str(), fresh.last_success), ("failed", None));
+
+        let replacing = engine(false).keeping(first.history());
+        let kept = grafana(&replacing.evaluate().await);
+        assert_eq!((kept.state.as_str(), kept.last_success), ("failed", Some(when)));
+    }
 }

@@ -5,8 +5,10 @@ pub mod catalogue;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod cron;
 pub mod engine;
 pub mod expr;
+#[cfg(test)]
 pub mod fixtures;
 pub mod metrics;
 pub mod outcome;

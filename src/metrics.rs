@@ -10,7 +10,7 @@ mod text;
 use prometheus::{GaugeVec, Opts, Registry, TextEncoder};
 
 use crate::outcome::Status;
-use crate::results::Report;
+use crate::results::{Evaluation, Report};
 use crate::snapshot::Snapshot;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -43,12 +43,12 @@ pub fn source_text(snapshot: &Snapshot) -> String {
 }
 
 /// The whole `/metrics` body for one evaluation.
-pub fn render(report: &Report) -> String {
-    render_with(report, report.source_metrics.clone())
+pub fn render(evaluation: &Evaluation) -> String {
+    render_with(&evaluation.report, source_text(&evaluation.snapshot))
 }
 
-/// [`render`] with the report's source text handed over: the body is built in that buffer,
-/// so a large source text is never held twice.
+/// [`render`] with the sources' text already built: the body is built in that buffer, so a
+/// large source text is never held twice.
 pub fn render_with(report: &Report, mut sources: String) -> String {
     let r = Registry::new();
     let status = gauge(

@@ -22,6 +22,11 @@ impl Status {
             Status::Skipped => "skipped",
         }
     }
+
+    /// What the gate and the reports count against readiness: a fail or an undecided error.
+    pub fn is_failing(self) -> bool {
+        matches!(self, Status::Fail | Status::Error)
+    }
 }
 
 impl std::fmt::Display for Status {

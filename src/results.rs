@@ -1,11 +1,15 @@
 //! The result of one evaluation: what every output (metrics, JSON, HTML, CLI reports) renders.
 //! The JSON shape is public: `check --output json` and `/api/v1/checks` both emit [`Report`].
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Automation, Severity};
+use crate::catalogue::{Automation, Severity, SourceId};
 use crate::outcome::{Finding, Status};
+use crate::snapshot::Snapshot;
 
 /// Findings kept per item in outputs; `findings_total` keeps the full count.
 pub const MAX_FINDINGS: usize = 50;
@@ -70,11 +74,36 @@ pub struct Report {
     pub sources: Vec<SourceReport>,
     pub evaluated_at: DateTime<Utc>,
     pub duration_seconds: f64,
-    /// The sources' own families (Kafka lag, ClickHouse disks, service health) as exposition
-    /// text, built from this evaluation's snapshot so `/metrics` never asks a source. Not part
-    /// of the JSON.
-    #[serde(skip)]
-    pub source_metrics: String,
+}
+
+/// One evaluation: the report, and the snapshot it was decided on, from which `/metrics`
+/// renders the sources' own families (Kafka lag, ClickHouse disks) without asking a source.
+/// Reads as its report.
+pub struct Evaluation {
+    pub report: Report,
+    pub snapshot: Snapshot,
+}
+
+impl std::ops::Deref for Evaluation {
+    type Target = Report;
+    fn deref(&self) -> &Report {
+        &self.report
+    }
+}
+
+/// When each source last gathered successfully. Outside the engine, so an engine built for a
+/// new config can carry it on.
+#[derive(Debug, Default)]
+pub struct SourceHistory(Mutex<BTreeMap<SourceId, DateTime<Utc>>>);
+
+impl SourceHistory {
+    pub fn succeeded(&self, source: SourceId, at: DateTime<Utc>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(source, at);
+    }
+
+    pub fn last_success(&self, source: SourceId) -> Option<DateTime<Utc>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&source).copied()
+    }
 }
 
 impl Summary {

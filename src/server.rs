@@ -15,7 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::results::Report;
+use crate::results::{Evaluation, Report};
 
 /// One evaluation, rendered for every endpoint.
 pub struct Published {
@@ -26,9 +26,12 @@ pub struct Published {
 }
 
 impl Published {
-    pub fn new(mut report: Report) -> Published {
+    /// Renders every body; the snapshot is dropped once the sources' families are rendered.
+    pub fn new(evaluation: Evaluation) -> Published {
+        let Evaluation { report, snapshot } = evaluation;
         // The source text becomes the body (tens of thousands of Kafka series): not kept twice.
-        let sources = std::mem::take(&mut report.source_metrics);
+        let sources = crate::metrics::source_text(&snapshot);
+        drop(snapshot);
         let metrics = Bytes::from(crate::metrics::render_with(&report, sources));
         Published {
             metrics,

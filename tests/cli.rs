@@ -64,7 +64,7 @@ fn json_round_trips_and_matches_the_gate() {
     let o = run(&["check", "--manifests", "examples/manifests", "--output", "json"]);
     let text = stdout(&o);
     let report: Report = serde_json::from_str(&text).expect("the JSON parses into the public shape");
-    assert_eq!(report.checks.len(), 56);
+    assert_eq!(report.checks.len(), infrasage_readiness::catalogue::ITEMS.len());
     assert_eq!(report.summary.gate, GateVerdict::Fail);
     let again = serde_json::to_string_pretty(&report).unwrap();
     assert_eq!(again.trim(), text.trim(), "serialize(parse(x)) == x");
@@ -99,7 +99,7 @@ fn junit_parses_as_xml_with_one_testcase_per_item() {
     let report: Report =
         serde_json::from_str(&stdout(&run(&["check", "--manifests", "examples/manifests", "--output", "json"])))
             .unwrap();
-    assert_eq!(cases, 56);
+    assert_eq!(cases, infrasage_readiness::catalogue::ITEMS.len());
     assert_eq!(suites, 11);
     assert_eq!(failures, report.summary.fail);
 }
@@ -118,7 +118,7 @@ fn committed_catalogue_docs_match_the_code() {
     let committed = std::fs::read_to_string(support::repo("docs/checks.md")).unwrap();
     assert!(md == committed, "docs/checks.md drifted: run `cargo run -- catalogue --output markdown > docs/checks.md`");
     let json: serde_json::Value = serde_json::from_str(&stdout(&run(&["catalogue", "--output", "json"]))).unwrap();
-    assert_eq!(json["items"].as_array().unwrap().len(), 56);
+    assert_eq!(json["items"].as_array().unwrap().len(), infrasage_readiness::catalogue::ITEMS.len());
 }
 
 #[test]

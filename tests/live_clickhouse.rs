@@ -156,7 +156,7 @@ fn disk_series_equal_system_disks() {
     run_sql(CHDB, "INSERT INTO disk_live.t SELECT number FROM numbers(1000)");
     run_sql(CHDB, "OPTIMIZE TABLE disk_live.t FINAL");
     let before = read();
-    let r = evaluate(&config_for(CHDB, &pw_file(s), ""));
+    let r = support::evaluation(&config_for(CHDB, &pw_file(s), ""));
     let after = read();
     let text = metrics::render(&r);
     let total = samples(&text, "infrasage_clickhouse_disk_total_bytes");
@@ -202,7 +202,7 @@ fn old_server_falls_back_and_says_what_it_lacks() {
     run_sql(OLD, "SELECT number FROM system.numbers LIMIT 100000 FORMAT Null");
     run_sql(OLD, "SELECT * FROM system.numbers LIMIT 50000");
     run_sql(OLD, "SYSTEM FLUSH LOGS");
-    let r = evaluate(&config_for(OLD, &pw_file(s), ""));
+    let r = support::evaluation(&config_for(OLD, &pw_file(s), ""));
     let text = metrics::render(&r);
     assert!(text.contains("infrasage_clickhouse_server_info{version=\"18.16.1\"} 1"), "{text}");
     assert!(!text.contains("infrasage_clickhouse_disk_"), "no system.disks, no disk series: {text}");
@@ -529,7 +529,7 @@ fn failures_stay_inside_the_clickhouse_items_and_never_show_a_password() {
         ("HTML page", proxy, pw_file(s), "answer is not ClickHouse's: <html> <head><title>502 Bad Gateway"),
         ("HTML page with 200", portal, pw_file(s), "answer is not ClickHouse's"),
     ] {
-        let r = evaluate(&config_for(port, &pw, ""));
+        let r = support::evaluation(&config_for(port, &pw, ""));
         let src = r.sources.iter().find(|s| s.source == "clickhouse").unwrap();
         assert_eq!(src.state, "failed", "{name}: {src:?}");
         for id in CH_ITEMS {
@@ -582,7 +582,7 @@ fn https_with_the_ca_bundle_and_without_it() {
         "clickhouse: {{ url: 'https://127.0.0.1:18443', user: infrasage, password_file: {}",
         pw_file(s).display()
     );
-    let r = evaluate(&format!("{base}, tls: {{ ca_file: {} }} }}\n", ca.display()));
+    let r = support::evaluation(&format!("{base}, tls: {{ ca_file: {} }} }}\n", ca.display()));
     let src = r.sources.iter().find(|s| s.source == "clickhouse").unwrap();
     assert_eq!(src.state, "ok", "{src:?}");
     assert!(metrics::render(&r).contains("infrasage_clickhouse_server_info{version=\"18.16.1\"} 1"));

@@ -89,7 +89,7 @@ fn serves_every_endpoint_and_one_status_series_per_item() {
     let (status, json) = get(&e.addr, "/api/v1/checks").unwrap();
     assert_eq!(status, 200);
     let report: infrasage_readiness::results::Report = serde_json::from_str(&json).unwrap();
-    assert_eq!(report.checks.len(), 56);
+    assert_eq!(report.checks.len(), infrasage_readiness::catalogue::ITEMS.len());
 
     let (status, html) = get(&e.addr, "/").unwrap();
     assert_eq!(status, 200);

@@ -1,4 +1,4 @@
-//! The 56 items. Severity follows one rule: `critical` where a failure can lose data, expose
+//! The items. Severity follows one rule: `critical` where a failure can lose data, expose
 //! data or credentials, or take the platform down; `warning` for the rest and for every
 //! attested item, so an unattested checklist line tickets rather than pages.
 

@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use super::{by_category, heading, more_findings};
-use crate::engine::is_failing;
 use crate::outcome::Status;
 use crate::results::{GateVerdict, Report};
 
@@ -87,7 +86,7 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
-    let failing: Vec<_> = report.checks.iter().filter(|c| is_failing(c.status)).collect();
+    let failing: Vec<_> = report.checks.iter().filter(|c| c.status.is_failing()).collect();
     if !failing.is_empty() {
         let _ = writeln!(out, "\n### What to fix\n");
     }

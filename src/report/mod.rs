@@ -7,7 +7,7 @@ pub mod junit;
 pub mod markdown;
 pub mod table;
 
-use crate::engine::category_rank;
+use crate::catalogue::Category;
 use crate::results::{CheckReport, Report};
 
 /// Items grouped by category in checklist order, each group in report order.
@@ -19,7 +19,7 @@ pub fn by_category(report: &Report) -> Vec<(&str, Vec<&CheckReport>)> {
             None => groups.push((&c.category, vec![c])),
         }
     }
-    groups.sort_by_key(|(name, _)| (category_rank(name), name.to_string()));
+    groups.sort_by_key(|(name, _)| (Category::rank(name), name.to_string()));
     groups
 }
 

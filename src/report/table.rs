@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use super::{by_category, heading, more_findings, printable};
-use crate::engine::is_failing;
 use crate::results::{GateVerdict, Report};
 
 pub fn render(report: &Report) -> String {
@@ -16,7 +15,7 @@ pub fn render(report: &Report) -> String {
             let status = c.status.as_str().to_uppercase();
             let _ =
                 writeln!(out, "  {status:<7} {:<width$}  {:<8}  {}", c.id, c.severity.as_str(), printable(&c.title));
-            if let Some(reason) = c.reason.as_deref().filter(|_| c.findings.is_empty() || !is_failing(c.status)) {
+            if let Some(reason) = c.reason.as_deref().filter(|_| c.findings.is_empty() || !c.status.is_failing()) {
                 let _ = writeln!(out, "          {}", printable(reason));
             }
             for f in &c.findings {
@@ -25,7 +24,7 @@ pub fn render(report: &Report) -> String {
             if more_findings(c) > 0 {
                 let _ = writeln!(out, "          ... and {} more", more_findings(c));
             }
-            if is_failing(c.status) && !c.doc.is_empty() {
+            if c.status.is_failing() && !c.doc.is_empty() {
                 let _ = writeln!(out, "          doc: {}", c.doc);
             }
         }

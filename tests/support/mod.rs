@@ -29,6 +29,11 @@ pub fn stderr(o: &Output) -> String {
 
 /// One in-process evaluation of a config written to a temp file (no environment overrides).
 pub fn evaluate(config_yaml: &str) -> infrasage_readiness::results::Report {
+    evaluation(config_yaml).report
+}
+
+/// [`evaluate`] with the snapshot kept, for `/metrics`.
+pub fn evaluation(config_yaml: &str) -> infrasage_readiness::results::Evaluation {
     use infrasage_readiness::{config, engine::Engine};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
