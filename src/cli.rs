@@ -109,19 +109,7 @@ pub fn main() -> ExitCode {
         }
         Command::ConfigCheck { config } => match config::load(Some(&config)) {
             Ok(c) => {
-                let configured: Vec<&str> = [
-                    ("kubernetes", c.kubernetes.is_some()),
-                    ("kafka", c.kafka.is_some()),
-                    ("clickhouse", c.clickhouse.is_some()),
-                    ("services", c.services.is_some()),
-                    ("prometheus", c.prometheus.is_some()),
-                    ("alertmanager", c.alertmanager.is_some()),
-                    ("grafana", c.grafana.is_some()),
-                    ("infrasage_api", c.infrasage_api.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(n, on)| on.then_some(n))
-                .collect();
+                let configured: Vec<&str> = c.sections().into_iter().map(|(key, _)| key).collect();
                 println!(
                     "{}: ok (sources: {}; {} attestation(s), {} custom item(s))",
                     config.display(),

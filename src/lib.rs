@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod cron;
 pub mod engine;
+pub mod exposition;
 pub mod expr;
 #[cfg(test)]
 pub mod fixtures;

@@ -2,11 +2,6 @@
 //! exposition format; scrapes are then served from memory and never touch a source.
 //! Conventions of kube-state-metrics: StateSets, `_info` series, base units, no aggregates.
 
-mod clickhouse;
-mod kafka;
-mod services;
-mod text;
-
 use prometheus::{GaugeVec, Opts, Registry, TextEncoder};
 
 use crate::outcome::Status;
@@ -23,17 +18,10 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeV
 }
 
 /// The families each source's data exposes (Kafka lag, ClickHouse disks, service health) as
-/// exposition text, built once per evaluation. A source adds its own module under `metrics/`
-/// and one line here. The small ones build protos; Kafka's tens of thousands of series are
-/// written straight as text.
+/// exposition text, built once per evaluation by the sources' own modules.
 pub fn source_text(snapshot: &Snapshot) -> String {
-    let mut protos = services::families(snapshot);
-    protos.extend(snapshot.clickhouse.ready().map(clickhouse::families).unwrap_or_default());
-    let mut out = TextEncoder::new().encode_to_string(&protos).expect("text encoding into memory cannot fail");
-    drop(protos);
-    if let Some(k) = snapshot.kafka.ready() {
-        kafka::render(k, &mut out);
-    }
+    let mut out = String::new();
+    crate::sources::render_metrics(snapshot, &mut out);
     // Topic, group, disk and database names and service versions are the sources' words, and
     // a hostile source may answer with a credential it was sent: masked here, as log lines are.
     let mut out = crate::redact::scrub_owned(out);

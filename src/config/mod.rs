@@ -2,11 +2,14 @@
 //! (`INFRASAGE_READINESS__KAFKA__BOOTSTRAP_SERVERS=...`). Everything is checked at load: a bad
 //! config refuses to start and names the key path and the reason.
 
+pub mod primitives;
+pub mod section;
 mod types;
 mod validate;
-pub use validate::{component_selectors, parse_selector};
+pub use crate::sources::kube_config::{component_selectors, parse_selector};
+pub use section::{ConfigError, Section, Validator};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Durations are spelled alike in the config and in item params.
 pub use crate::catalogue::{parse_duration, MAX_DURATION};
@@ -17,34 +20,13 @@ pub const ENV_PREFIX: &str = "INFRASAGE_READINESS";
 /// Keys whose environment value is a comma-separated list.
 const LIST_KEYS: &[&str] = &["kubernetes.namespaces", "kubernetes.manifests"];
 
-/// Keys that carry secret values: allowed from the environment, refused in the file.
-pub const ENV_ONLY_SECRETS: &[&str] =
-    &["kafka.sasl.password", "clickhouse.password", "grafana.token", "infrasage_api.token"];
-
-/// A refusal: the key path it concerns, the environment variable that set it (if one did)
-/// and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub key: String,
-    pub reason: String,
-    pub env: Option<String>,
-}
-
-impl ConfigError {
-    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-        ConfigError { key: key.into(), reason: reason.into(), env: None }
-    }
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.key.is_empty(), &self.env) {
-            (true, _) => write!(f, "config: {}", self.reason),
-            (false, None) => write!(f, "config key `{}`: {}", self.key, self.reason),
-            (false, Some(var)) => write!(f, "config key `{}` (set by {var}): {}", self.key, self.reason),
-        }
-    }
-}
+/// Keys that carry secret values, by section: allowed from the environment, refused in the file.
+const ENV_ONLY_SECRETS: &[(&str, &[&str])] = &[
+    ("kafka", KafkaConfig::ENV_ONLY),
+    ("clickhouse", ClickhouseConfig::ENV_ONLY),
+    ("grafana", TokenHttpSourceConfig::ENV_ONLY),
+    ("infrasage_api", TokenHttpSourceConfig::ENV_ONLY),
+];
 
 #[derive(Debug)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
@@ -264,57 +246,28 @@ impl EnvOrigins {
 
 /// Relative paths in the config are relative to the config file, as in Prometheus.
 fn resolve_relative(c: &mut Config, dir: &Path) {
-    let fix = |p: &mut PathBuf| {
-        if p.is_relative() && p.as_os_str() != "-" {
-            *p = dir.join(&*p);
-        }
-    };
-    let fix_tls = |t: &mut Option<TlsConfig>| {
-        if let Some(t) = t {
-            for p in [&mut t.ca_file, &mut t.cert_file, &mut t.key_file].into_iter().flatten() {
-                fix(p);
+    for (_, section) in c.sections_mut() {
+        for p in section.paths_mut() {
+            if p.is_relative() && p.as_os_str() != "-" {
+                *p = dir.join(&*p);
             }
         }
-    };
-    if let Some(k) = &mut c.kubernetes {
-        k.kubeconfig.iter_mut().for_each(fix);
-        k.manifests.iter_mut().for_each(fix);
-    }
-    if let Some(k) = &mut c.kafka {
-        if let Some(s) = &mut k.sasl {
-            s.password_file.iter_mut().for_each(fix);
-        }
-        fix_tls(&mut k.tls);
-    }
-    if let Some(ch) = &mut c.clickhouse {
-        ch.password_file.iter_mut().for_each(fix);
-        fix_tls(&mut ch.tls);
-    }
-    if let Some(s) = &mut c.services {
-        for ep in [&mut s.gateway, &mut s.aiops, &mut s.ml].into_iter().flatten() {
-            fix_tls(&mut ep.tls);
-        }
-    }
-    for src in [&mut c.prometheus, &mut c.alertmanager].into_iter().flatten() {
-        fix_tls(&mut src.tls);
-    }
-    for src in [&mut c.grafana, &mut c.infrasage_api].into_iter().flatten() {
-        src.token_file.iter_mut().for_each(fix);
-        fix_tls(&mut src.tls);
     }
 }
 
 fn refuse_secrets_in_file(tree: &serde_json::Value) -> Result<(), ConfigErrors> {
-    for key in ENV_ONLY_SECRETS {
-        let mut node = Some(tree);
-        for part in key.split('.') {
-            node = node.and_then(|n| n.get(part));
-        }
-        if node.is_some_and(|n| !n.is_null()) {
-            return Err(ConfigErrors::one(
-                *key,
-                "secret values are not accepted in the config file; use the *_file key or the environment",
-            ));
+    for (section, keys) in ENV_ONLY_SECRETS {
+        for key in *keys {
+            let mut node = tree.get(section);
+            for part in key.split('.') {
+                node = node.and_then(|n| n.get(part));
+            }
+            if node.is_some_and(|n| !n.is_null()) {
+                return Err(ConfigErrors::one(
+                    format!("{section}.{key}"),
+                    "secret values are not accepted in the config file; use the *_file key or the environment",
+                ));
+            }
         }
     }
     Ok(())

@@ -56,113 +56,76 @@ impl<T> SourceState<T> {
     }
 }
 
-/// One data set from one source; a new source adds a variant and a field of [`Snapshot`].
-#[derive(Debug, Clone)]
-pub enum SourceData {
-    Kubernetes(Box<KubeSnapshot>),
-    Kafka(Box<KafkaSnapshot>),
-    Clickhouse(Box<ClickhouseSnapshot>),
-    Services(Box<ServicesSnapshot>),
-    Prometheus(Box<PrometheusSnapshot>),
-    Alertmanager(Box<AlertmanagerSnapshot>),
-    Grafana(Box<GrafanaSnapshot>),
-    InfrasageApi(Box<ApiSnapshot>),
-}
-
-/// Everything one evaluation knows: one field per source, each with why it may be missing.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    pub kubernetes: SourceState<KubeSnapshot>,
-    pub kafka: SourceState<KafkaSnapshot>,
-    pub clickhouse: SourceState<ClickhouseSnapshot>,
-    pub services: SourceState<ServicesSnapshot>,
-    pub prometheus: SourceState<PrometheusSnapshot>,
-    pub alertmanager: SourceState<AlertmanagerSnapshot>,
-    pub grafana: SourceState<GrafanaSnapshot>,
-    pub infrasage_api: SourceState<ApiSnapshot>,
-}
-
-impl Snapshot {
-    pub fn kube(&self) -> Result<&KubeSnapshot, Undecided> {
-        self.kubernetes.get(SourceId::Kubernetes)
-    }
-
-    pub fn kafka(&self) -> Result<&KafkaSnapshot, Undecided> {
-        self.kafka.get(SourceId::Kafka)
-    }
-
-    pub fn clickhouse(&self) -> Result<&ClickhouseSnapshot, Undecided> {
-        self.clickhouse.get(SourceId::Clickhouse)
-    }
-
-    pub fn services(&self) -> Result<&ServicesSnapshot, Undecided> {
-        self.services.get(SourceId::Services)
-    }
-
-    pub fn prometheus(&self) -> Result<&PrometheusSnapshot, Undecided> {
-        self.prometheus.get(SourceId::Prometheus)
-    }
-
-    pub fn alertmanager(&self) -> Result<&AlertmanagerSnapshot, Undecided> {
-        self.alertmanager.get(SourceId::Alertmanager)
-    }
-
-    pub fn grafana(&self) -> Result<&GrafanaSnapshot, Undecided> {
-        self.grafana.get(SourceId::Grafana)
-    }
-
-    pub fn infrasage_api(&self) -> Result<&ApiSnapshot, Undecided> {
-        self.infrasage_api.get(SourceId::InfrasageApi)
-    }
-
-    /// Records a source's data.
-    pub fn insert(&mut self, data: SourceData) {
-        match data {
-            SourceData::Kubernetes(d) => self.kubernetes = SourceState::Ready(*d),
-            SourceData::Kafka(d) => self.kafka = SourceState::Ready(*d),
-            SourceData::Clickhouse(d) => self.clickhouse = SourceState::Ready(*d),
-            SourceData::Services(d) => self.services = SourceState::Ready(*d),
-            SourceData::Prometheus(d) => self.prometheus = SourceState::Ready(*d),
-            SourceData::Alertmanager(d) => self.alertmanager = SourceState::Ready(*d),
-            SourceData::Grafana(d) => self.grafana = SourceState::Ready(*d),
-            SourceData::InfrasageApi(d) => self.infrasage_api = SourceState::Ready(*d),
+/// One table of the sources that gather data: each row is the field of [`Snapshot`], the
+/// accessor checks call, the variant of [`SourceData`], its [`SourceId`] and its data type. A new
+/// source is one row here.
+macro_rules! snapshot_parts {
+    ($($field:ident, $accessor:ident, $variant:ident, $ty:ty;)*) => {
+        /// One data set from one source.
+        #[derive(Debug, Clone)]
+        pub enum SourceData {
+            $($variant(Box<$ty>),)*
         }
-    }
 
-    /// Records a source that could not be gathered (`state` is never `Ready`).
-    pub fn set_state(&mut self, source: SourceId, state: SourceState<()>) {
-        fn lift<T>(s: &SourceState<()>) -> SourceState<T> {
-            match s {
-                SourceState::Unavailable(w) => SourceState::Unavailable(w.clone()),
-                SourceState::Failed(w) => SourceState::Failed(w.clone()),
-                SourceState::NotConfigured | SourceState::Ready(()) => SourceState::NotConfigured,
+        /// Everything one evaluation knows: one field per source, each with why it may be missing.
+        #[derive(Debug, Clone, Default)]
+        pub struct Snapshot {
+            $(pub $field: SourceState<$ty>,)*
+        }
+
+        impl Snapshot {
+            $(
+                pub fn $accessor(&self) -> Result<&$ty, Undecided> {
+                    self.$field.get(SourceId::$variant)
+                }
+            )*
+
+            /// Records a source's data.
+            pub fn insert(&mut self, data: SourceData) {
+                match data {
+                    $(SourceData::$variant(d) => self.$field = SourceState::Ready(*d),)*
+                }
+            }
+
+            /// Records a source that could not be gathered (`state` is never `Ready`).
+            pub fn set_state(&mut self, source: SourceId, state: SourceState<()>) {
+                match source {
+                    $(SourceId::$variant => self.$field = state.lift(),)*
+                    #[allow(unreachable_patterns)]
+                    _ => {}
+                }
+            }
+
+            /// Whether a source's data is present, or why not, without borrowing its type.
+            pub fn source_status(&self, source: SourceId) -> Result<(), Undecided> {
+                match source {
+                    $(SourceId::$variant => self.$accessor().map(|_| ()),)*
+                    #[allow(unreachable_patterns)]
+                    _ => Ok(()),
+                }
             }
         }
-        match source {
-            SourceId::Kubernetes => self.kubernetes = lift(&state),
-            SourceId::Kafka => self.kafka = lift(&state),
-            SourceId::Clickhouse => self.clickhouse = lift(&state),
-            SourceId::Services => self.services = lift(&state),
-            SourceId::Prometheus => self.prometheus = lift(&state),
-            SourceId::Alertmanager => self.alertmanager = lift(&state),
-            SourceId::Grafana => self.grafana = lift(&state),
-            SourceId::InfrasageApi => self.infrasage_api = lift(&state),
-            SourceId::Attestation => {}
-        }
-    }
+    };
+}
 
-    /// Whether a source's data is present, or why not, without borrowing its type.
-    pub fn source_status(&self, source: SourceId) -> Result<(), Undecided> {
-        match source {
-            SourceId::Kubernetes => self.kube().map(|_| ()),
-            SourceId::Kafka => self.kafka().map(|_| ()),
-            SourceId::Clickhouse => self.clickhouse().map(|_| ()),
-            SourceId::Services => self.services().map(|_| ()),
-            SourceId::Prometheus => self.prometheus().map(|_| ()),
-            SourceId::Alertmanager => self.alertmanager().map(|_| ()),
-            SourceId::Grafana => self.grafana().map(|_| ()),
-            SourceId::InfrasageApi => self.infrasage_api().map(|_| ()),
-            SourceId::Attestation => Ok(()),
+snapshot_parts! {
+    kubernetes, kube, Kubernetes, KubeSnapshot;
+    kafka, kafka, Kafka, KafkaSnapshot;
+    clickhouse, clickhouse, Clickhouse, ClickhouseSnapshot;
+    services, services, Services, ServicesSnapshot;
+    prometheus, prometheus, Prometheus, PrometheusSnapshot;
+    alertmanager, alertmanager, Alertmanager, AlertmanagerSnapshot;
+    grafana, grafana, Grafana, GrafanaSnapshot;
+    infrasage_api, infrasage_api, InfrasageApi, ApiSnapshot;
+}
+
+impl SourceState<()> {
+    /// A state without data as the state of a source of any type.
+    fn lift<T>(&self) -> SourceState<T> {
+        match self {
+            SourceState::Unavailable(w) => SourceState::Unavailable(w.clone()),
+            SourceState::Failed(w) => SourceState::Failed(w.clone()),
+            SourceState::NotConfigured | SourceState::Ready(()) => SourceState::NotConfigured,
         }
     }
 }

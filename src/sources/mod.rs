@@ -5,6 +5,7 @@ pub mod clickhouse;
 pub mod http;
 pub mod kafka;
 pub mod kube_api;
+pub mod kube_config;
 pub mod manifests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +18,7 @@ use crate::catalogue::SourceId;
 use crate::config::Config;
 use crate::snapshot::http::RequestKey;
 use crate::snapshot::kubernetes::KubeKind;
-use crate::snapshot::{SourceData, SourceState};
+use crate::snapshot::{Snapshot, SourceData, SourceState};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -84,40 +85,118 @@ pub struct KubeNeeds {
     pub secret_env: Option<String>,
 }
 
+/// A source built for a config: None when the config does not name it.
+type Built = Result<Option<Box<dyn Source>>, String>;
+
+/// One row of [`SOURCES`].
+struct SourceRow {
+    id: SourceId,
+    /// `manifests` is the command line's `--manifests`, for the Kubernetes row.
+    build: fn(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Built,
+    /// Whether an absent source is reported as `not_configured` (Kubernetes absent is silent).
+    reported_when_absent: bool,
+    /// Its own families for `/metrics`, from its part of the snapshot.
+    metrics: Option<fn(&Snapshot, &mut String)>,
+}
+
+fn boxed<S: Source + 'static>(source: Option<S>) -> Built {
+    Ok(source.map(|s| Box::new(s) as Box<dyn Source>))
+}
+
+/// The sources, one row each: a new source is its module and a row here. (In this order
+/// `/metrics` shows their families.)
+static SOURCES: &[SourceRow] = &[
+    SourceRow { id: SourceId::Kubernetes, build: kubernetes, reported_when_absent: false, metrics: None },
+    SourceRow {
+        id: SourceId::Services,
+        build: |c, n, _| boxed(http::services::ServicesSource::new(c, n)?),
+        reported_when_absent: true,
+        metrics: Some(|s, out| crate::exposition::append_families(&http::metrics::families(s), out)),
+    },
+    SourceRow {
+        id: SourceId::Prometheus,
+        build: |c, n, _| boxed(http::prometheus::PrometheusSource::new(c, n)?),
+        reported_when_absent: true,
+        metrics: None,
+    },
+    SourceRow {
+        id: SourceId::Alertmanager,
+        build: |c, n, _| boxed(http::alertmanager::AlertmanagerSource::new(c, n)?),
+        reported_when_absent: true,
+        metrics: None,
+    },
+    SourceRow {
+        id: SourceId::Grafana,
+        build: |c, n, _| boxed(http::grafana::GrafanaSource::new(c, n)?),
+        reported_when_absent: true,
+        metrics: None,
+    },
+    SourceRow {
+        id: SourceId::InfrasageApi,
+        build: |c, n, _| boxed(http::api::ApiSource::new(c, n)?),
+        reported_when_absent: true,
+        metrics: None,
+    },
+    SourceRow {
+        id: SourceId::Clickhouse,
+        build: |c, n, _| {
+            let new = |ch| clickhouse::ClickhouseSource::new(ch, n.clickhouse.clone());
+            boxed(c.clickhouse.as_ref().map(new).transpose()?)
+        },
+        reported_when_absent: true,
+        metrics: Some(|s, out| {
+            if let Some(ch) = s.clickhouse.ready() {
+                crate::exposition::append_families(&clickhouse::metrics::families(ch), out);
+            }
+        }),
+    },
+    SourceRow {
+        id: SourceId::Kafka,
+        build: |c, _, _| boxed(c.kafka.as_ref().map(kafka::KafkaSource::new).transpose()?),
+        reported_when_absent: true,
+        metrics: Some(|s, out| {
+            if let Some(k) = s.kafka.ready() {
+                kafka::metrics::render(k, out);
+            }
+        }),
+    },
+];
+
+/// Every source's own families, from this evaluation's snapshot.
+pub fn render_metrics(snapshot: &Snapshot, out: &mut String) {
+    for render in SOURCES.iter().filter_map(|row| row.metrics) {
+        render(snapshot, out);
+    }
+}
+
+/// Rendered manifests (the command line's, else the config's) replace the live API.
+fn kubernetes(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Built {
+    let kube = config.kubernetes.as_ref();
+    let paths: Vec<PathBuf> = match manifests.is_empty() {
+        true => kube.map(|k| k.manifests.clone()).unwrap_or_default(),
+        false => manifests.to_vec(),
+    };
+    if !paths.is_empty() {
+        let k = kube.cloned().unwrap_or_default();
+        return boxed(Some(manifests::ManifestSource::new(paths, &k)?));
+    }
+    boxed(kube.map(|k| kube_api::KubeApiSource::new(k, needs.kube.clone())))
+}
+
 /// Builds the sources the config asks for. `manifests` (from the command line) replaces the
 /// live Kubernetes API with rendered files.
 pub fn build(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Result<SourceSet, String> {
     register_secret_files(config);
     let mut set = SourceSet { active: Vec::new(), idle: BTreeMap::new() };
-    let kube = config.kubernetes.clone();
-    let manifest_paths: Vec<PathBuf> = if manifests.is_empty() {
-        kube.as_ref().map(|k| k.manifests.clone()).unwrap_or_default()
-    } else {
-        manifests.to_vec()
-    };
-    if !manifest_paths.is_empty() {
-        let k = kube.unwrap_or_default();
-        set.active.push(Box::new(manifests::ManifestSource::new(manifest_paths, &k)?));
-    } else if let Some(k) = &kube {
-        set.active.push(Box::new(kube_api::KubeApiSource::new(k, needs.kube.clone())));
-    }
-    match &config.kafka {
-        Some(k) => set.active.push(Box::new(kafka::KafkaSource::new(k)?)),
-        None => {
-            set.idle.insert(SourceId::Kafka, SourceState::NotConfigured);
+    for row in SOURCES {
+        match (row.build)(config, needs, manifests)? {
+            Some(source) => set.active.push(source),
+            None if row.reported_when_absent => {
+                set.idle.insert(row.id, SourceState::NotConfigured);
+            }
+            None => {}
         }
     }
-    match &config.clickhouse {
-        Some(ch) => set.active.push(Box::new(clickhouse::ClickhouseSource::new(ch, needs.clickhouse.clone())?)),
-        None => {
-            set.idle.insert(SourceId::Clickhouse, SourceState::NotConfigured);
-        }
-    }
-    push_http(&mut set, SourceId::Services, http::services::ServicesSource::new(config, needs)?);
-    push_http(&mut set, SourceId::Prometheus, http::prometheus::PrometheusSource::new(config, needs)?);
-    push_http(&mut set, SourceId::Alertmanager, http::alertmanager::AlertmanagerSource::new(config, needs)?);
-    push_http(&mut set, SourceId::Grafana, http::grafana::GrafanaSource::new(config, needs)?);
-    push_http(&mut set, SourceId::InfrasageApi, http::api::ApiSource::new(config, needs)?);
     Ok(set)
 }
 
@@ -125,26 +204,11 @@ pub fn build(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Result<So
 /// are registered again at each request, as their files are re-read there; secrets from the
 /// environment are registered as the config is read).
 fn register_secret_files(config: &Config) {
-    let kafka = config.kafka.as_ref().and_then(|k| k.sasl.as_ref());
-    let files = [
-        kafka.and_then(|s| s.password_file.as_ref()),
-        config.clickhouse.as_ref().and_then(|c| c.password_file.as_ref()),
-        config.grafana.as_ref().and_then(|g| g.token_file.as_ref()),
-        config.infrasage_api.as_ref().and_then(|a| a.token_file.as_ref()),
-    ];
-    for path in files.into_iter().flatten() {
-        if let Ok(bytes) = std::fs::read(path) {
-            crate::redact::register_bytes(&bytes);
-        }
-    }
-}
-
-/// An HTTP source runs when configured; otherwise its items are skipped as not configured.
-fn push_http<S: Source + 'static>(set: &mut SourceSet, id: SourceId, source: Option<S>) {
-    match source {
-        Some(s) => set.active.push(Box::new(s)),
-        None => {
-            set.idle.insert(id, SourceState::NotConfigured);
+    for (_, section) in config.sections() {
+        for path in section.secret_files() {
+            if let Ok(bytes) = std::fs::read(path) {
+                crate::redact::register_bytes(&bytes);
+            }
         }
     }
 }

@@ -4,6 +4,8 @@
 //! Old servers are detected once per connection and read with the fallbacks they need.
 
 mod client;
+pub mod config;
+pub mod metrics;
 mod queries;
 
 use std::sync::Mutex;

@@ -4,7 +4,9 @@
 
 pub mod alertmanager;
 pub mod api;
+pub mod config;
 pub mod grafana;
+pub mod metrics;
 pub mod prometheus;
 pub mod services;
 

@@ -5,6 +5,8 @@
 
 pub mod client;
 mod collect;
+pub mod config;
+pub mod metrics;
 pub mod sasl;
 mod security;
 

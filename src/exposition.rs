@@ -3,6 +3,15 @@
 
 use std::fmt::Write;
 
+use prometheus::proto::MetricFamily;
+
+/// Families built as protos (the small sources), appended as text.
+pub fn append_families(families: &[MetricFamily], out: &mut String) {
+    let text =
+        prometheus::TextEncoder::new().encode_to_string(families).expect("text encoding into memory cannot fail");
+    out.push_str(&text);
+}
+
 /// A label value: text (escaped) or an integer (written as is).
 #[derive(Clone, Copy)]
 pub enum Value<'a> {

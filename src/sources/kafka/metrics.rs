@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::text::Gauge;
+use crate::exposition::Gauge;
 use crate::snapshot::kafka::KafkaSnapshot;
 
 /// The group states a StateSet series exists for; a state Kafka adds later gets its own.
