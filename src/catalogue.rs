@@ -118,62 +118,45 @@ impl Automation {
     }
 }
 
-/// The outside systems that hold evidence. The spelling is the config key and the `source` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceId {
-    Kubernetes,
-    Kafka,
-    Clickhouse,
-    Services,
-    Prometheus,
-    Alertmanager,
-    Grafana,
-    InfrasageApi,
-    Attestation,
+/// The outside systems that hold evidence, one row each: the variant, its spelling (the
+/// config key and the `source` label) and its legend letters in CATALOGUE.md.
+macro_rules! source_ids {
+    ($($variant:ident => $name:literal, $short:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum SourceId {
+            $($variant,)*
+        }
+
+        impl SourceId {
+            pub const ALL: &'static [SourceId] = &[$(SourceId::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(SourceId::$variant => $name,)*
+                }
+            }
+
+            /// The legend letters of CATALOGUE.md.
+            pub fn short(self) -> &'static str {
+                match self {
+                    $(SourceId::$variant => $short,)*
+                }
+            }
+        }
+    };
 }
 
-impl SourceId {
-    pub const ALL: [SourceId; 9] = [
-        SourceId::Kubernetes,
-        SourceId::Kafka,
-        SourceId::Clickhouse,
-        SourceId::Services,
-        SourceId::Prometheus,
-        SourceId::Alertmanager,
-        SourceId::Grafana,
-        SourceId::InfrasageApi,
-        SourceId::Attestation,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceId::Kubernetes => "kubernetes",
-            SourceId::Kafka => "kafka",
-            SourceId::Clickhouse => "clickhouse",
-            SourceId::Services => "services",
-            SourceId::Prometheus => "prometheus",
-            SourceId::Alertmanager => "alertmanager",
-            SourceId::Grafana => "grafana",
-            SourceId::InfrasageApi => "infrasage_api",
-            SourceId::Attestation => "attestation",
-        }
-    }
-
-    /// The legend letters of CATALOGUE.md.
-    pub fn short(self) -> &'static str {
-        match self {
-            SourceId::Kubernetes => "K",
-            SourceId::Kafka => "KF",
-            SourceId::Clickhouse => "CH",
-            SourceId::Services => "H",
-            SourceId::Prometheus => "P",
-            SourceId::Alertmanager => "AM",
-            SourceId::Grafana => "G",
-            SourceId::InfrasageApi => "API",
-            SourceId::Attestation => "A",
-        }
-    }
+source_ids! {
+    Kubernetes => "kubernetes", "K";
+    Kafka => "kafka", "KF";
+    Clickhouse => "clickhouse", "CH";
+    Services => "services", "H";
+    Prometheus => "prometheus", "P";
+    Alertmanager => "alertmanager", "AM";
+    Grafana => "grafana", "G";
+    InfrasageApi => "infrasage_api", "API";
+    Attestation => "attestation", "A";
 }
 
 /// How a parameter's value is checked when the config overrides it.

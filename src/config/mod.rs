@@ -20,14 +20,6 @@ pub const ENV_PREFIX: &str = "INFRASAGE_READINESS";
 /// Keys whose environment value is a comma-separated list.
 const LIST_KEYS: &[&str] = &["kubernetes.namespaces", "kubernetes.manifests"];
 
-/// Keys that carry secret values, by section: allowed from the environment, refused in the file.
-const ENV_ONLY_SECRETS: &[(&str, &[&str])] = &[
-    ("kafka", KafkaConfig::ENV_ONLY),
-    ("clickhouse", ClickhouseConfig::ENV_ONLY),
-    ("grafana", TokenHttpSourceConfig::ENV_ONLY),
-    ("infrasage_api", TokenHttpSourceConfig::ENV_ONLY),
-];
-
 #[derive(Debug)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 

@@ -54,6 +54,14 @@ pub struct Config {
     pub custom_checks: Vec<CustomCheck>,
 }
 
+/// Keys that carry secret values, by section: allowed from the environment, refused in the file.
+pub(super) const ENV_ONLY_SECRETS: &[(&str, &[&str])] = &[
+    ("kafka", KafkaConfig::ENV_ONLY),
+    ("clickhouse", ClickhouseConfig::ENV_ONLY),
+    ("grafana", TokenHttpSourceConfig::ENV_ONLY),
+    ("infrasage_api", TokenHttpSourceConfig::ENV_ONLY),
+];
+
 impl Config {
     /// The sections of the sources present in this config, by key, in the order refusals are
     /// reported. The one list of the config's sources: validation, relative paths and secret
@@ -78,6 +86,20 @@ impl Config {
         }
         each!(kubernetes, kafka, clickhouse, services, prometheus, alertmanager, grafana, infrasage_api);
         out
+    }
+
+    /// Whether a custom item's `request.source` names a configured HTTP source.
+    pub fn http_source_configured(&self, source: &str) -> bool {
+        match source {
+            "prometheus" => self.prometheus.is_some(),
+            "alertmanager" => self.alertmanager.is_some(),
+            "grafana" => self.grafana.is_some(),
+            "infrasage_api" => self.infrasage_api.is_some(),
+            "services.gateway" => self.services.as_ref().is_some_and(|s| s.gateway.is_some()),
+            "services.aiops" => self.services.as_ref().is_some_and(|s| s.aiops.is_some()),
+            "services.ml" => self.services.as_ref().is_some_and(|s| s.ml.is_some()),
+            _ => false,
+        }
     }
 
     /// Whether an item (built-in or custom) runs: all do unless `checks.<id>.enabled: false`.

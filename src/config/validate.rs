@@ -48,7 +48,7 @@ impl Validator {
                 let all: Vec<_> = Category::ALL.iter().map(|c| c.as_str()).collect();
                 self.err(&format!("{key}.category"), format!("{:?} is not one of {}", cc.category, all.join(", ")));
             }
-            if !http_source_configured(c, &cc.request.source) {
+            if !c.http_source_configured(&cc.request.source) {
                 self.err(
                     &format!("{key}.request.source"),
                     format!("{:?} is not a configured HTTP source", cc.request.source),
@@ -113,19 +113,6 @@ impl Validator {
                 self.err(&format!("{key}.expires_after"), "must be longer than zero");
             }
         }
-    }
-}
-
-fn http_source_configured(c: &Config, source: &str) -> bool {
-    match source {
-        "prometheus" => c.prometheus.is_some(),
-        "alertmanager" => c.alertmanager.is_some(),
-        "grafana" => c.grafana.is_some(),
-        "infrasage_api" => c.infrasage_api.is_some(),
-        "services.gateway" => c.services.as_ref().is_some_and(|s| s.gateway.is_some()),
-        "services.aiops" => c.services.as_ref().is_some_and(|s| s.aiops.is_some()),
-        "services.ml" => c.services.as_ref().is_some_and(|s| s.ml.is_some()),
-        _ => false,
     }
 }
 
