@@ -101,3 +101,25 @@ fn the_readme_lists_those_tables() {
         assert!(section.contains(&format!("`{table}`")), "the README does not list {table}");
     }
 }
+
+/// Sources gather what the plan asks; they never name an item or read the checks.
+#[test]
+fn no_source_names_an_item_or_imports_the_checks() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/sources"), &mut files);
+    let ids: Vec<&str> = infrasage_readiness::catalogue::ITEMS.iter().map(|i| i.id).collect();
+    let mut stray = Vec::new();
+    for path in &files {
+        let code = code_of(path);
+        let words: std::collections::HashSet<&str> =
+            code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+        for id in ids.iter().filter(|id| words.contains(**id)) {
+            stray.push(format!("{} names the item {id}", path.display()));
+        }
+        if code.contains("crate::checks") {
+            stray.push(format!("{} imports the checks", path.display()));
+        }
+    }
+    assert!(stray.is_empty(), "{}", stray.join("\n"));
+}

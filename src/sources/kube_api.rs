@@ -45,7 +45,7 @@ struct Settings {
     in_cluster: bool,
     scope: KubeScope,
     kinds: BTreeSet<KubeKind>,
-    /// The env variable whose Secret is read by name (`jwt_secret_strong`), when enabled.
+    /// The env variable whose Secret is read by name, when an item reads one.
     secret_env: Option<String>,
     timeout: Duration,
 }
