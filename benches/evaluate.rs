@@ -46,7 +46,7 @@ fn bench(name: &str, config_path: &std::path::Path) {
     let engine = Engine::from_config(&config).unwrap();
     let mut evaluate = Vec::new();
     let mut render = Vec::new();
-    let mut size = 0;
+    let (mut size, mut gzipped) = (0, 0);
     for _ in 0..ROUNDS {
         let t = Instant::now();
         let report = rt.block_on(engine.evaluate());
@@ -54,10 +54,11 @@ fn bench(name: &str, config_path: &std::path::Path) {
         let t = Instant::now();
         let published = Published::new(report);
         render.push(t.elapsed());
-        size = published.metrics.len();
+        size = published.metrics.plain.len();
+        gzipped = published.metrics.gzip.len();
     }
     println!(
-        "{name:<28} evaluate (load + checks) median {:>9.2?}   render all outputs median {:>9.2?}   /metrics {size} bytes",
+        "{name:<28} evaluate (load + checks) median {:>9.2?}   render all outputs median {:>9.2?}   /metrics {size} bytes ({gzipped} gzipped)",
         median(evaluate),
         median(render)
     );

@@ -162,7 +162,10 @@ fn init_logging(format: LogFormat, default_level: &str) {
     let registry = tracing_subscriber::registry();
     match format {
         LogFormat::Text => {
-            registry.with(tracing_subscriber::fmt::layer().with_writer(writer).with_filter(env).with_filter(cap)).init()
+            // Colour codes only for a person at a terminal, not in a log collector's file.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let layer = tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(writer);
+            registry.with(layer.with_filter(env).with_filter(cap)).init()
         }
         LogFormat::Json => registry
             .with(tracing_subscriber::fmt::layer().json().with_writer(writer).with_filter(env).with_filter(cap))
@@ -302,7 +305,7 @@ async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: 
     ExitCode::SUCCESS
 }
 
-/// Evaluates now and every `interval`; a stop request waits for the running evaluation.
+/// Evaluates now and every `interval`; a stop request cancels the running evaluation.
 async fn evaluate_forever(
     engine: Arc<Engine>,
     interval: std::time::Duration,
@@ -316,7 +319,12 @@ async fn evaluate_forever(
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
-        let evaluation = engine.evaluate().await;
+        let evaluation = tokio::select! {
+            e = engine.evaluate() => e,
+            // A stop cancels the gathers in flight: the exporter exits within Kubernetes' grace
+            // period whatever the sources' timeouts.
+            _ = stop.changed() => return,
+        };
         let s = &evaluation.summary;
         tracing::info!(
             pass = s.pass,

@@ -116,7 +116,9 @@ impl Engine {
             let report = match result {
                 Ok(Gathered { data, warnings }) => {
                     snapshot.insert(data);
-                    self.history.succeeded(id, Utc::now());
+                    if self.history.succeeded(id, Utc::now()) {
+                        tracing::info!(source = id.as_str(), "source recovered");
+                    }
                     SourceReport {
                         source: id.as_str().into(),
                         state: "ok".into(),
@@ -127,7 +129,13 @@ impl Engine {
                     }
                 }
                 Err(why) => {
-                    tracing::warn!(source = id.as_str(), "source failed: {why}");
+                    // Once when it starts failing, not at every evaluation (the reason is in
+                    // the outputs, and `source_up` says it is still down).
+                    if self.history.failed(id) {
+                        tracing::warn!(source = id.as_str(), "source failed: {why}");
+                    } else {
+                        tracing::debug!(source = id.as_str(), "source still failing: {why}");
+                    }
                     snapshot.set_state(id, SourceState::Failed(why.clone()));
                     SourceReport {
                         source: id.as_str().into(),

@@ -35,6 +35,25 @@ pub fn render(evaluation: &Evaluation) -> String {
     render_with(&evaluation.report, source_text(&evaluation.snapshot))
 }
 
+fn build_info(r: &Registry) {
+    gauge(
+        r,
+        "infrasage_readiness_build_info",
+        "Version and revision of the exporter; always 1.",
+        &["version", "revision"],
+    )
+    .with_label_values(&[VERSION, REVISION])
+    .set(1.0);
+}
+
+/// `/metrics` before the first evaluation is published: the exporter is up and says what it
+/// is; the items appear once decided (node_exporter and blackbox_exporter always answer).
+pub fn render_starting() -> String {
+    let r = Registry::new();
+    build_info(&r);
+    TextEncoder::new().encode_to_string(&r.gather()).expect("text encoding into memory cannot fail")
+}
+
 /// [`render`] with the sources' text already built: the body is built in that buffer, so a
 /// large source text is never held twice.
 pub fn render_with(report: &Report, mut sources: String) -> String {
@@ -111,14 +130,7 @@ pub fn render_with(report: &Report, mut sources: String) -> String {
     gauge(&r, "infrasage_readiness_evaluation_duration_seconds", "How long the last evaluation took.", &[])
         .with_label_values::<&str>(&[])
         .set(report.duration_seconds);
-    gauge(
-        &r,
-        "infrasage_readiness_build_info",
-        "Version and revision of the exporter; always 1.",
-        &["version", "revision"],
-    )
-    .with_label_values(&[VERSION, REVISION])
-    .set(1.0);
+    build_info(&r);
 
     let own = TextEncoder::new().encode_to_string(&r.gather()).expect("text encoding into memory cannot fail");
     // The readiness families first, as always; a shift of the source text within its buffer.

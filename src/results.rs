@@ -94,15 +94,33 @@ impl std::ops::Deref for Evaluation {
 /// When each source last gathered successfully. Outside the engine, so an engine built for a
 /// new config can carry it on.
 #[derive(Debug, Default)]
-pub struct SourceHistory(Mutex<BTreeMap<SourceId, DateTime<Utc>>>);
+pub struct SourceHistory(Mutex<History>);
+
+#[derive(Debug, Default)]
+struct History {
+    last_success: BTreeMap<SourceId, DateTime<Utc>>,
+    failing: std::collections::BTreeSet<SourceId>,
+}
 
 impl SourceHistory {
-    pub fn succeeded(&self, source: SourceId, at: DateTime<Utc>) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(source, at);
+    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a success; true when the source was failing until now.
+    pub fn succeeded(&self, source: SourceId, at: DateTime<Utc>) -> bool {
+        let mut h = self.lock();
+        h.last_success.insert(source, at);
+        h.failing.remove(&source)
+    }
+
+    /// Records a failure; true when the source was not failing until now.
+    pub fn failed(&self, source: SourceId) -> bool {
+        self.lock().failing.insert(source)
     }
 
     pub fn last_success(&self, source: SourceId) -> Option<DateTime<Utc>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&source).copied()
+        self.lock().last_success.get(&source).copied()
     }
 }
 

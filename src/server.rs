@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -17,12 +17,30 @@ use tokio::sync::watch;
 
 use crate::results::{Evaluation, Report};
 
-/// One evaluation, rendered for every endpoint.
+/// One evaluation, rendered for every endpoint, each body also gzipped once here so a scrape
+/// that asks for gzip (Prometheus always does) costs no compression.
 pub struct Published {
     pub report: Report,
-    pub metrics: Bytes,
-    pub json: Bytes,
-    pub html: Bytes,
+    pub metrics: Body,
+    pub json: Body,
+    pub html: Body,
+}
+
+/// A body as sent, plain and gzipped.
+pub struct Body {
+    pub plain: Bytes,
+    pub gzip: Bytes,
+}
+
+impl Body {
+    pub fn new(plain: String) -> Body {
+        use std::io::Write;
+        // Level 1: most of the size win for a fraction of the time (metric text is repetitive).
+        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(plain.len() / 8), flate2::Compression::fast());
+        enc.write_all(plain.as_bytes()).expect("writing into memory cannot fail");
+        let gzip = enc.finish().expect("writing into memory cannot fail");
+        Body { plain: Bytes::from(plain), gzip: Bytes::from(gzip) }
+    }
 }
 
 impl Published {
@@ -32,11 +50,11 @@ impl Published {
         // The source text becomes the body (tens of thousands of Kafka series): not kept twice.
         let sources = crate::metrics::source_text(&snapshot);
         drop(snapshot);
-        let metrics = Bytes::from(crate::metrics::render_with(&report, sources));
+        let metrics = Body::new(crate::metrics::render_with(&report, sources));
         Published {
             metrics,
-            json: Bytes::from(crate::report::json(&report)),
-            html: Bytes::from(crate::report::html::render(&report)),
+            json: Body::new(crate::report::json(&report)),
+            html: Body::new(crate::report::html::render(&report)),
             report,
         }
     }
@@ -53,19 +71,51 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
     r
 }
 
-pub fn route(method: &Method, path: &str, latest: Option<Arc<Published>>) -> Response<Full<Bytes>> {
+/// A rendered body, gzipped when the client accepts it; `Vary` either way, so a cache between
+/// keeps the two apart.
+fn respond_body(content_type: &'static str, body: &Body, gzip: bool) -> Response<Full<Bytes>> {
+    let mut r = respond(StatusCode::OK, content_type, if gzip { body.gzip.clone() } else { body.plain.clone() });
+    r.headers_mut().insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        r.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
+}
+
+/// Whether an `Accept-Encoding` value takes gzip: listed (or `*`) without `q=0`.
+pub fn accepts_gzip(header: Option<&str>) -> bool {
+    let Some(h) = header else { return false };
+    h.split(',').any(|part| {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let refused = it.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q == 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
+}
+
+/// Answers a request from the latest published evaluation. `gzip`: the client accepts it.
+pub fn route(method: &Method, path: &str, gzip: bool, latest: Option<Arc<Published>>) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
-        return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", Bytes::from_static(b"only GET and HEAD\n"));
+        let mut r = respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", Bytes::from_static(b"only GET and HEAD\n"));
+        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
     }
     const NOT_YET: &[u8] = b"no evaluation published yet\n";
     match (path, latest) {
-        ("/health", _) => respond(StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
-        ("/ready", Some(_)) => respond(StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n")),
-        ("/ready", None) => respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_YET)),
-        ("/metrics", Some(p)) => respond(StatusCode::OK, METRICS_TYPE, p.metrics.clone()),
-        ("/api/v1/checks", Some(p)) => respond(StatusCode::OK, "application/json", p.json.clone()),
-        ("/", Some(p)) => respond(StatusCode::OK, "text/html; charset=utf-8", p.html.clone()),
-        ("/metrics" | "/api/v1/checks" | "/", None) => {
+        // `/-/healthy` and `/-/ready`: the spellings of Prometheus and Alertmanager.
+        ("/health" | "/-/healthy", _) => respond(StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
+        ("/ready" | "/-/ready", Some(_)) => respond(StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n")),
+        ("/ready" | "/-/ready", None) => {
+            respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_YET))
+        }
+        ("/metrics", Some(p)) => respond_body(METRICS_TYPE, &p.metrics, gzip),
+        ("/api/v1/checks", Some(p)) => respond_body("application/json", &p.json, gzip),
+        ("/", Some(p)) => respond_body("text/html; charset=utf-8", &p.html, gzip),
+        ("/metrics", None) => respond(StatusCode::OK, METRICS_TYPE, Bytes::from(crate::metrics::render_starting())),
+        ("/api/v1/checks" | "/", None) => {
             respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_YET))
         }
         _ => respond(StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
@@ -214,7 +264,8 @@ pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::R
                 let service = service_fn(move |req: Request<Incoming>| {
                     seen.store(clock.now_ms(), Ordering::Relaxed);
                     let current = latest.borrow().clone();
-                    let resp = route(req.method(), req.uri().path(), current);
+                    let gzip = accepts_gzip(req.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+                    let resp = route(req.method(), req.uri().path(), gzip, current);
                     async move { Ok::<_, Infallible>(resp) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()

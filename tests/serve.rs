@@ -126,7 +126,7 @@ fn bad_config_refuses_to_start() {
 }
 
 #[test]
-fn ready_is_503_until_the_first_evaluation_is_published() {
+fn ready_is_503_and_metrics_has_no_items_until_the_first_evaluation_is_published() {
     use infrasage_readiness::server::{self, Published};
     use std::sync::Arc;
     use tokio::sync::watch;
@@ -139,8 +139,13 @@ fn ready_is_503_until_the_first_evaluation_is_published() {
     let server = rt.spawn(server::serve(listener, latest, stopped, server::Limits::default()));
 
     assert_eq!(get(&addr, "/ready").unwrap().0, 503);
-    assert_eq!(get(&addr, "/metrics").unwrap().0, 503);
+    assert_eq!(get(&addr, "/api/v1/checks").unwrap().0, 503);
     assert_eq!(get(&addr, "/health").unwrap().0, 200, "alive while not ready");
+    // /metrics answers from the start, as node_exporter does: what the exporter is, no items yet.
+    let (status, body) = get(&addr, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("infrasage_readiness_build_info{"), "{body}");
+    assert!(!body.contains("infrasage_readiness_check_status"), "{body}");
 
     let config = infrasage_readiness::config::Config::default();
     let engine = infrasage_readiness::engine::Engine::from_config(&config).unwrap();
@@ -190,4 +195,95 @@ fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
     std::env::var_os("PATH")
         .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(tool)).find(|p| p.is_file()))
         .ok_or(())
+}
+
+/// A GET with headers of our choosing: (status, headers lower-cased, raw body).
+fn get_with(addr: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, raw[split + 4..].to_vec())
+}
+
+#[test]
+fn gzip_when_asked_identical_once_inflated_and_plain_otherwise() {
+    use std::io::Read;
+    let e = Exporter::start(&["--config", "examples/config.yaml"]);
+    e.wait_ready();
+    for path in ["/metrics", "/api/v1/checks", "/"] {
+        let (status, head, plain) = get_with(&e.addr, path, "");
+        assert_eq!(status, 200);
+        assert!(!head.contains("content-encoding"), "{path}: {head}");
+        assert!(head.contains("vary: accept-encoding"), "{path}: {head}");
+        // Prometheus' own header.
+        let asked = "Accept-Encoding: gzip\r\n";
+        let (status, head, zipped) = get_with(&e.addr, path, asked);
+        assert_eq!(status, 200);
+        assert!(head.contains("content-encoding: gzip"), "{path}: {head}");
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&zipped[..]).read_to_end(&mut inflated).unwrap();
+        assert_eq!(inflated, plain, "{path}: the gzipped body is the plain one");
+        assert!(zipped.len() * 3 < plain.len(), "{path}: {} of {} bytes", zipped.len(), plain.len());
+        // Refused with q=0, and not offered: plain.
+        for refused in ["Accept-Encoding: gzip;q=0\r\n", "Accept-Encoding: br, deflate\r\n"] {
+            let (_, head, body) = get_with(&e.addr, path, refused);
+            assert!(!head.contains("content-encoding"), "{path} {refused:?}: {head}");
+            assert_eq!(body, plain);
+        }
+    }
+}
+
+#[test]
+fn prometheus_style_aliases_and_allow_on_405() {
+    let e = Exporter::start(&["--config", "examples/config.yaml"]);
+    e.wait_ready();
+    assert_eq!(get(&e.addr, "/-/healthy").unwrap().0, 200);
+    assert_eq!(get(&e.addr, "/-/ready").unwrap().0, 200);
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&e.addr).unwrap();
+    write!(s, "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let head = raw.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 405"), "{raw}");
+    assert!(head.contains("allow: get, head"), "{raw}");
+}
+
+/// A source that accepts and never answers, with a minute's timeout: SIGTERM still ends the
+/// process at once (Kubernetes kills it after 30 s otherwise).
+#[test]
+fn sigterm_cancels_a_hanging_gather() {
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hang.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || hang.incoming().take(4).filter_map(Result::ok).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, format!("prometheus: {{ url: 'http://127.0.0.1:{port}', timeout: 60s }}\n")).unwrap();
+    let mut e = Exporter::start(&["--config", config.to_str().unwrap()]);
+    // Up and serving, the first evaluation waiting on the source.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(&e.addr, "/health").is_none() {
+        assert!(Instant::now() < deadline, "never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(get(&e.addr, "/ready").unwrap().0, 503, "the gather hangs");
+    let pid = e.child.id().to_string();
+    let sent = Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    loop {
+        if let Some(status) = e.child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(5), "still running 5 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(held);
 }
