@@ -254,22 +254,15 @@ pub fn render(report: &Report, output: CheckOutput) -> String {
 }
 
 async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: Vec<PathBuf>) -> ExitCode {
-    let mut config = match load_config(config_path.as_ref()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    if let Some(l) = listen {
-        config.listen = l;
-    }
-    let plan = Plan::new(&config, None);
-    let set = match sources::build(&config, &plan.needs, &manifests) {
-        Ok(s) => s,
+    let reloader = crate::run::Reloader { path: config_path.clone(), listen, manifests };
+    let (config, engine) = match reloader.load() {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(EXIT_RUN_FAILED);
         }
     };
-    if set.active.is_empty() {
+    if engine.source_count() == 0 {
         tracing::warn!("no source is configured: every item will be skipped or unattested");
     }
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
@@ -286,64 +279,32 @@ async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: 
         "listening on http://{addr}"
     );
 
-    let engine = Arc::new(Engine::new(plan, set));
     let (publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
     let (stop, stopped) = watch::channel(false);
-    let evaluations = tokio::spawn(evaluate_forever(engine, config.interval.0, publish, stopped.clone()));
+    let (reload, reloads) = tokio::sync::mpsc::channel(4);
     let limits = server::Limits {
         max_connections: config.web.max_connections,
         header_read_timeout: config.web.header_read_timeout.0,
     };
-    let http = tokio::spawn(server::serve(listener, latest, stopped, limits));
+    let http = tokio::spawn(server::serve(listener, latest, stopped.clone(), limits, Some(reload.clone())));
+    let mut watchers = vec![tokio::spawn(crate::run::reload_on_sighup(reload.clone()))];
+    if let Some(path) = config_path {
+        watchers.push(tokio::spawn(crate::run::reload_on_change(path, reload)));
+    }
+    let status = Arc::new(crate::run::ReloadStatus::started());
+    let channels = crate::run::Channels { publish, reloads, stop: stopped };
+    let evaluations = tokio::spawn(crate::run::evaluate_forever(Arc::new(engine), config, reloader, status, channels));
 
     wait_for_signal().await;
-    tracing::info!("shutting down: finishing in-flight work");
+    tracing::info!("shutting down");
     let _ = stop.send(true);
+    for w in watchers {
+        w.abort();
+    }
     let _ = evaluations.await;
     let _ = http.await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
-}
-
-/// Evaluates now and every `interval`; a stop request cancels the running evaluation.
-async fn evaluate_forever(
-    engine: Arc<Engine>,
-    interval: std::time::Duration,
-    publish: watch::Sender<Option<Arc<Published>>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let evaluation = tokio::select! {
-            e = engine.evaluate() => e,
-            // A stop cancels the gathers in flight: the exporter exits within Kubernetes' grace
-            // period whatever the sources' timeouts.
-            _ = stop.changed() => return,
-        };
-        let s = &evaluation.summary;
-        tracing::info!(
-            pass = s.pass,
-            fail = s.fail,
-            error = s.error,
-            skipped = s.skipped,
-            took_seconds = evaluation.duration_seconds,
-            "evaluation published"
-        );
-        match tokio::task::spawn_blocking(move || Published::new(evaluation)).await {
-            Ok(published) => {
-                publish.send_replace(Some(Arc::new(published)));
-            }
-            Err(e) => tracing::error!("rendering the evaluation failed: {e}"),
-        }
-        if *stop.borrow() {
-            return;
-        }
-    }
 }
 
 async fn wait_for_signal() {

@@ -43,6 +43,11 @@ impl Engine {
         self
     }
 
+    /// How many sources this engine gathers.
+    pub fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
     pub fn history(&self) -> Arc<SourceHistory> {
         Arc::clone(&self.history)
     }

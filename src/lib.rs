@@ -17,6 +17,7 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod server;
 pub mod snapshot;
 pub mod sources;

@@ -46,6 +46,23 @@ fn build_info(r: &Registry) {
     .set(1.0);
 }
 
+/// The config's reload state, named as Prometheus names its own.
+pub fn render_reload(successful: bool, success_at_seconds: f64) -> String {
+    let r = Registry::new();
+    gauge(&r, "infrasage_readiness_config_last_reload_successful", "Whether the last config reload succeeded.", &[])
+        .with_label_values::<&str>(&[])
+        .set(if successful { 1.0 } else { 0.0 });
+    gauge(
+        &r,
+        "infrasage_readiness_config_last_reload_success_timestamp_seconds",
+        "Unix time of the last successful config load (the start counts).",
+        &[],
+    )
+    .with_label_values::<&str>(&[])
+    .set(success_at_seconds);
+    TextEncoder::new().encode_to_string(&r.gather()).expect("text encoding into memory cannot fail")
+}
+
 /// `/metrics` before the first evaluation is published: the exporter is up and says what it
 /// is; the items appear once decided (node_exporter and blackbox_exporter always answer).
 pub fn render_starting() -> String {

@@ -46,11 +46,25 @@ impl Body {
 impl Published {
     /// Renders every body; the snapshot is dropped once the sources' families are rendered.
     pub fn new(evaluation: Evaluation) -> Published {
+        Published::rendered(evaluation, None)
+    }
+
+    /// As [`Published::new`] for the serving process, with the outcome of the last config
+    /// (re)load: whether it succeeded, and when one last did (Unix seconds).
+    pub fn with_reload(evaluation: Evaluation, reload: (bool, f64)) -> Published {
+        Published::rendered(evaluation, Some(reload))
+    }
+
+    fn rendered(evaluation: Evaluation, reload: Option<(bool, f64)>) -> Published {
         let Evaluation { report, snapshot } = evaluation;
         // The source text becomes the body (tens of thousands of Kafka series): not kept twice.
         let sources = crate::metrics::source_text(&snapshot);
         drop(snapshot);
-        let metrics = Body::new(crate::metrics::render_with(&report, sources));
+        let mut metrics = crate::metrics::render_with(&report, sources);
+        if let Some((ok, at)) = reload {
+            metrics.push_str(&crate::metrics::render_reload(ok, at));
+        }
+        let metrics = Body::new(metrics);
         Published {
             metrics,
             json: Body::new(crate::report::json(&report)),
@@ -61,6 +75,9 @@ impl Published {
 }
 
 pub type Latest = watch::Receiver<Option<Arc<Published>>>;
+
+/// A reload asked for; the answer goes back when someone waits for it (`POST /-/reload`).
+pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<(), String>>>;
 
 const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -119,6 +136,30 @@ pub fn route(method: &Method, path: &str, gzip: bool, latest: Option<Arc<Publish
             respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_YET))
         }
         _ => respond(StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
+    }
+}
+
+/// `POST /-/reload`, as Prometheus answers it: 200 once the new config is in force, 500 with
+/// every refusal when it is not (the running config stays).
+async fn reload_response(to: Option<tokio::sync::mpsc::Sender<ReloadRequest>>) -> Response<Full<Bytes>> {
+    let text = |s: String| Bytes::from(s);
+    let Some(to) = to else {
+        return respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            text("reloading is not available here\n".into()),
+        );
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if to.send(Some(reply)).await.is_err() {
+        return respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", text("shutting down\n".into()));
+    }
+    match answer.await {
+        Ok(Ok(())) => respond(StatusCode::OK, "text/plain", text("config reloaded\n".into())),
+        Ok(Err(why)) => {
+            respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", text(format!("failed to reload config: {why}\n")))
+        }
+        Err(_) => respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", text("shutting down\n".into())),
     }
 }
 
@@ -241,7 +282,15 @@ impl Drop for Leave {
 }
 
 /// Serves until `shutdown` turns true, then lets open requests finish (bounded).
-pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::Receiver<bool>, limits: Limits) {
+/// Serves until `shutdown`. `reloads`: where `POST /-/reload` asks for a reload (None: the
+/// endpoint answers that reloading is not available).
+pub async fn serve(
+    listener: TcpListener,
+    latest: Latest,
+    mut shutdown: watch::Receiver<bool>,
+    limits: Limits,
+    reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+) {
     use std::sync::atomic::{AtomicU64, Ordering};
     let graceful = GracefulShutdown::new();
     let conns = Arc::new(Connections::default());
@@ -261,12 +310,19 @@ pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::R
                 let activity = Arc::new(AtomicU64::new(conns.now_ms()));
                 let latest = latest.clone();
                 let (seen, clock) = (Arc::clone(&activity), Arc::clone(&conns));
+                let reloads = reloads.clone();
                 let service = service_fn(move |req: Request<Incoming>| {
                     seen.store(clock.now_ms(), Ordering::Relaxed);
                     let current = latest.borrow().clone();
                     let gzip = accepts_gzip(req.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+                    let reload = (req.method() == Method::POST && req.uri().path() == "/-/reload").then(|| reloads.clone());
                     let resp = route(req.method(), req.uri().path(), gzip, current);
-                    async move { Ok::<_, Infallible>(resp) }
+                    async move {
+                        match reload {
+                            Some(to) => Ok::<_, Infallible>(reload_response(to).await),
+                            None => Ok::<_, Infallible>(resp),
+                        }
+                    }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
@@ -310,7 +366,7 @@ mod tests {
         let (_publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
         let (stop, stopped) = watch::channel(false);
         let limits = Limits { max_connections: 8, header_read_timeout: Duration::from_secs(30) };
-        let server = tokio::spawn(serve(listener, latest, stopped, limits));
+        let server = tokio::spawn(serve(listener, latest, stopped, limits, None));
 
         let mut slow = Vec::new();
         for _ in 0..40 {
@@ -345,7 +401,7 @@ mod tests {
         let (_publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
         let (_stop, stopped) = watch::channel(false);
         let limits = Limits { max_connections: 8, header_read_timeout: Duration::from_millis(300) };
-        tokio::spawn(serve(listener, latest, stopped, limits));
+        tokio::spawn(serve(listener, latest, stopped, limits, None));
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET / HT").await.unwrap();
         let mut buf = Vec::new();

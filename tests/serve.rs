@@ -136,7 +136,7 @@ fn ready_is_503_and_metrics_has_no_items_until_the_first_evaluation_is_published
     let addr = listener.local_addr().unwrap().to_string();
     let (publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
     let (stop, stopped) = watch::channel(false);
-    let server = rt.spawn(server::serve(listener, latest, stopped, server::Limits::default()));
+    let server = rt.spawn(server::serve(listener, latest, stopped, server::Limits::default(), None));
 
     assert_eq!(get(&addr, "/ready").unwrap().0, 503);
     assert_eq!(get(&addr, "/api/v1/checks").unwrap().0, 503);
@@ -286,4 +286,82 @@ fn sigterm_cancels_a_hanging_gather() {
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(held);
+}
+
+/// The config applied by SIGHUP, by `POST /-/reload` and by the file changing; a bad one is
+/// refused with its key path, counted, and the running config stays.
+#[test]
+fn reload_applies_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let manifests = support::repo("examples/manifests");
+    let write = |egress: bool, extra: &str| {
+        let text = format!(
+            "interval: 1h\nkubernetes: {{ manifests: [{}], namespaces: [infrasage] }}\n\
+             checks: {{ egress_restricted: {{ enabled: {egress} }} }}\n{extra}",
+            manifests.display()
+        );
+        std::fs::write(&path, text).unwrap();
+    };
+    let has_egress = |e: &Exporter| get(&e.addr, "/api/v1/checks").unwrap().1.contains("\"egress_restricted\"");
+    let metric = |e: &Exporter, name: &str| -> String {
+        let body = get(&e.addr, "/metrics").unwrap().1;
+        body.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_string()
+    };
+    let eventually = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !f() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    write(false, "");
+    let e = Exporter::start(&["--config", path.to_str().unwrap()]);
+    e.wait_ready();
+    assert!(!has_egress(&e));
+    assert_eq!(
+        metric(&e, "infrasage_readiness_config_last_reload_successful"),
+        "infrasage_readiness_config_last_reload_successful 1"
+    );
+
+    // SIGHUP.
+    write(true, "");
+    let pid = e.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    eventually("SIGHUP applied the new config", &|| has_egress(&e));
+
+    // A bad config: refused with its key path; the running one stays.
+    write(false, "interval: sometimes\n");
+    let (status, head, body) = get_with_method(&e.addr, "POST", "/-/reload");
+    assert_eq!(status, 500, "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("`interval`"), "{}", String::from_utf8_lossy(&body));
+    eventually("the refusal is counted", &|| {
+        metric(&e, "infrasage_readiness_config_last_reload_successful").ends_with(" 0")
+    });
+    assert!(has_egress(&e), "the old config keeps running");
+    assert_eq!(get(&e.addr, "/ready").unwrap().0, 200);
+
+    // POST /-/reload with a good one.
+    write(false, "");
+    let (status, _, _) = get_with_method(&e.addr, "POST", "/-/reload");
+    assert_eq!(status, 200);
+    eventually("POST applied the new config", &|| !has_egress(&e));
+    assert!(metric(&e, "infrasage_readiness_config_last_reload_successful").ends_with(" 1"));
+
+    // The file changing alone (a ConfigMap update), no signal.
+    write(true, "");
+    eventually("the file change applied the new config", &|| has_egress(&e));
+}
+
+fn get_with_method(addr: &str, method: &str, path: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, raw[split + 4..].to_vec())
 }

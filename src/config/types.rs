@@ -114,7 +114,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
     /// Connections open at once; at the cap the one idle the longest is closed.
