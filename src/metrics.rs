@@ -63,6 +63,14 @@ pub fn render_reload(successful: bool, success_at_seconds: f64) -> String {
     TextEncoder::new().encode_to_string(&r.gather()).expect("text encoding into memory cannot fail")
 }
 
+/// The process' own families (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+/// open fds …), read now.
+pub fn render_process() -> String {
+    use prometheus::core::Collector;
+    let families = prometheus::process_collector::ProcessCollector::for_self().collect();
+    TextEncoder::new().encode_to_string(&families).unwrap_or_default()
+}
+
 /// `/metrics` before the first evaluation is published: the exporter is up and says what it
 /// is; the items appear once decided (node_exporter and blackbox_exporter always answer).
 pub fn render_starting() -> String {

@@ -5,9 +5,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -81,17 +83,39 @@ pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<(), String>>
 
 const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body));
+/// Every response body: one buffer, or the chunks of `/metrics`.
+pub type ResponseBody = BoxBody<Bytes, Infallible>;
+
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<ResponseBody> {
+    respond_chunks(status, content_type, vec![body])
+}
+
+/// A body sent as its parts, one after the other, none copied.
+fn respond_chunks(status: StatusCode, content_type: &'static str, chunks: Vec<Bytes>) -> Response<ResponseBody> {
+    // The length is known: sent plainly rather than chunked, as for one buffer.
+    let length = chunks.iter().map(Bytes::len).sum::<usize>();
+    let body = match <[Bytes; 1]>::try_from(chunks) {
+        Ok([one]) => Full::new(one).boxed(),
+        Err(chunks) => {
+            StreamBody::new(futures_util::stream::iter(chunks.into_iter().map(|c| Ok(Frame::data(c))))).boxed()
+        }
+    };
+    let mut r = Response::new(body);
     *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(length));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
 /// A rendered body, gzipped when the client accepts it; `Vary` either way, so a cache between
-/// keeps the two apart.
-fn respond_body(content_type: &'static str, body: &Body, gzip: bool) -> Response<Full<Bytes>> {
-    let mut r = respond(StatusCode::OK, content_type, if gzip { body.gzip.clone() } else { body.plain.clone() });
+/// keeps the two apart. `tail`: text made now, sent after it (a gzip stream may hold several
+/// members, read as one).
+fn respond_body(content_type: &'static str, body: &Body, gzip: bool, tail: Option<String>) -> Response<ResponseBody> {
+    let mut chunks = vec![if gzip { body.gzip.clone() } else { body.plain.clone() }];
+    if let Some(t) = tail {
+        chunks.push(if gzip { Body::new(t).gzip } else { Bytes::from(t) });
+    }
+    let mut r = respond_chunks(StatusCode::OK, content_type, chunks);
     r.headers_mut().insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     if gzip {
         r.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -114,7 +138,7 @@ pub fn accepts_gzip(header: Option<&str>) -> bool {
 }
 
 /// Answers a request from the latest published evaluation. `gzip`: the client accepts it.
-pub fn route(method: &Method, path: &str, gzip: bool, latest: Option<Arc<Published>>) -> Response<Full<Bytes>> {
+pub fn route(method: &Method, path: &str, gzip: bool, latest: Option<Arc<Published>>) -> Response<ResponseBody> {
     if method != Method::GET && method != Method::HEAD {
         let mut r = respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", Bytes::from_static(b"only GET and HEAD\n"));
         r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -128,10 +152,14 @@ pub fn route(method: &Method, path: &str, gzip: bool, latest: Option<Arc<Publish
         ("/ready" | "/-/ready", None) => {
             respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_YET))
         }
-        ("/metrics", Some(p)) => respond_body(METRICS_TYPE, &p.metrics, gzip),
-        ("/api/v1/checks", Some(p)) => respond_body("application/json", &p.json, gzip),
-        ("/", Some(p)) => respond_body("text/html; charset=utf-8", &p.html, gzip),
-        ("/metrics", None) => respond(StatusCode::OK, METRICS_TYPE, Bytes::from(crate::metrics::render_starting())),
+        // The process' own families are read at the scrape, like every exporter's.
+        ("/metrics", Some(p)) => respond_body(METRICS_TYPE, &p.metrics, gzip, Some(crate::metrics::render_process())),
+        ("/api/v1/checks", Some(p)) => respond_body("application/json", &p.json, gzip, None),
+        ("/", Some(p)) => respond_body("text/html; charset=utf-8", &p.html, gzip, None),
+        ("/metrics", None) => {
+            let text = crate::metrics::render_starting() + &crate::metrics::render_process();
+            respond(StatusCode::OK, METRICS_TYPE, Bytes::from(text))
+        }
         ("/api/v1/checks" | "/", None) => {
             respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_YET))
         }
@@ -141,7 +169,7 @@ pub fn route(method: &Method, path: &str, gzip: bool, latest: Option<Arc<Publish
 
 /// `POST /-/reload`, as Prometheus answers it: 200 once the new config is in force, 500 with
 /// every refusal when it is not (the running config stays).
-async fn reload_response(to: Option<tokio::sync::mpsc::Sender<ReloadRequest>>) -> Response<Full<Bytes>> {
+async fn reload_response(to: Option<tokio::sync::mpsc::Sender<ReloadRequest>>) -> Response<ResponseBody> {
     let text = |s: String| Bytes::from(s);
     let Some(to) = to else {
         return respond(
