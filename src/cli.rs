@@ -36,6 +36,9 @@ pub enum Command {
         manifests: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// TLS, basic auth and headers for the endpoint, in the exporter-toolkit's format.
+        #[arg(long = "web.config.file")]
+        web_config_file: Option<PathBuf>,
     },
     /// Evaluate once and report: the go-live gate.
     Check {
@@ -87,9 +90,10 @@ const EXIT_RUN_FAILED: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, listen, manifests, log_format } => {
+        Command::Serve { config, listen, manifests, log_format, web_config_file } => {
             init_logging(log_format, "info");
-            runtime().block_on(serve(config, listen, manifests))
+            let reloader = crate::run::Reloader { path: config, listen, manifests, web_config: web_config_file };
+            runtime().block_on(serve(reloader))
         }
         Command::Check { config, manifests, output, only } => {
             init_logging(LogFormat::Text, "warn");
@@ -253,9 +257,9 @@ pub fn render(report: &Report, output: CheckOutput) -> String {
     }
 }
 
-async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: Vec<PathBuf>) -> ExitCode {
-    let reloader = crate::run::Reloader { path: config_path.clone(), listen, manifests };
-    let (config, engine) = match reloader.load() {
+async fn serve(reloader: crate::run::Reloader) -> ExitCode {
+    let config_path = reloader.path.clone();
+    let (config, engine, security) = match reloader.load() {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");
@@ -286,13 +290,20 @@ async fn serve(config_path: Option<PathBuf>, listen: Option<String>, manifests: 
         max_connections: config.web.max_connections,
         header_read_timeout: config.web.header_read_timeout.0,
     };
-    let http = tokio::spawn(server::serve(listener, latest, stopped.clone(), limits, Some(reload.clone())));
+    let (web, web_rx) = watch::channel(Arc::new(security));
+    let options = server::ServeOptions {
+        limits,
+        reloads: Some(reload.clone()),
+        web: web_rx,
+        open_probes: config.web.open_probes,
+    };
+    let http = tokio::spawn(server::serve(listener, latest, stopped.clone(), options));
     let mut watchers = vec![tokio::spawn(crate::run::reload_on_sighup(reload.clone()))];
     if let Some(path) = config_path {
         watchers.push(tokio::spawn(crate::run::reload_on_change(path, reload)));
     }
     let status = Arc::new(crate::run::ReloadStatus::started());
-    let channels = crate::run::Channels { publish, reloads, stop: stopped };
+    let channels = crate::run::Channels { publish, reloads, stop: stopped, web };
     let evaluations = tokio::spawn(crate::run::evaluate_forever(Arc::new(engine), config, reloader, status, channels));
 
     wait_for_signal().await;

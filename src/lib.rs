@@ -21,4 +21,5 @@ pub mod run;
 pub mod server;
 pub mod snapshot;
 pub mod sources;
+pub mod web_config;
 pub mod yaml;

@@ -12,6 +12,7 @@ use crate::config::{self, Config};
 use crate::engine::Engine;
 use crate::plan::Plan;
 use crate::server::{Published, ReloadRequest};
+use crate::web_config::WebSecurity;
 
 /// How often the config file is compared with what was loaded.
 const FILE_POLL: Duration = Duration::from_secs(5);
@@ -21,18 +22,25 @@ pub struct Reloader {
     pub path: Option<PathBuf>,
     pub listen: Option<String>,
     pub manifests: Vec<PathBuf>,
+    /// `--web.config.file`.
+    pub web_config: Option<PathBuf>,
 }
 
 impl Reloader {
-    /// The config and an engine for it, or every refusal with its key path.
-    pub fn load(&self) -> Result<(Config, Engine), String> {
+    /// The config, an engine for it and the endpoint's security, or every refusal with its
+    /// key path.
+    pub fn load(&self) -> Result<(Config, Engine, WebSecurity), String> {
+        let security = match &self.web_config {
+            Some(path) => WebSecurity::load(path)?,
+            None => WebSecurity::open(),
+        };
         let mut config = config::load(self.path.as_deref()).map_err(|e| e.to_string())?;
         if let Some(l) = &self.listen {
             config.listen = l.clone();
         }
         let plan = Plan::new(&config, None);
         let set = crate::sources::build(&config, &plan.needs, &self.manifests)?;
-        Ok((config, Engine::new(plan, set)))
+        Ok((config, Engine::new(plan, set), security))
     }
 }
 
@@ -72,6 +80,8 @@ fn now_ms() -> i64 {
 /// Where the loop publishes and what it listens to.
 pub struct Channels {
     pub publish: watch::Sender<Option<Arc<Published>>>,
+    /// The endpoint's TLS and auth, replaced when the web config is read again.
+    pub web: watch::Sender<Arc<WebSecurity>>,
     pub reloads: mpsc::Receiver<ReloadRequest>,
     pub stop: watch::Receiver<bool>,
 }
@@ -92,7 +102,7 @@ pub async fn evaluate_forever(
         tokio::select! {
             _ = ticks.tick() => {}
             Some(request) = ch.reloads.recv() => {
-                let outcome = reload(&reloader, &mut engine, &mut config, &status);
+                let outcome = reload(&reloader, &mut engine, &mut config, &status, &ch.web);
                 if outcome.is_ok() {
                     ticks = ticker(config.interval.0);
                     ticks.tick().await;
@@ -140,9 +150,11 @@ fn reload(
     engine: &mut Arc<Engine>,
     config: &mut Config,
     status: &ReloadStatus,
+    web: &watch::Sender<Arc<WebSecurity>>,
 ) -> Result<(), String> {
     match reloader.load() {
-        Ok((fresh_config, fresh)) => {
+        Ok((fresh_config, fresh, security)) => {
+            web.send_replace(Arc::new(security));
             if fresh_config.listen != config.listen || fresh_config.web != config.web {
                 tracing::warn!("listen and web take effect at the next start; the rest of the new config is in force");
             }

@@ -9,7 +9,10 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
+use hyper::header::{
+    HeaderValue, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY,
+    WWW_AUTHENTICATE,
+};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -18,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::results::{Evaluation, Report};
+use crate::web_config::WebSecurity;
 
 /// One evaluation, rendered for every endpoint, each body also gzipped once here so a scrape
 /// that asks for gzip (Prometheus always does) costs no compression.
@@ -310,16 +314,28 @@ impl Drop for Leave {
 }
 
 /// Serves until `shutdown` turns true, then lets open requests finish (bounded).
-/// Serves until `shutdown`. `reloads`: where `POST /-/reload` asks for a reload (None: the
-/// endpoint answers that reloading is not available).
-pub async fn serve(
-    listener: TcpListener,
-    latest: Latest,
-    mut shutdown: watch::Receiver<bool>,
-    limits: Limits,
-    reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
-) {
+/// What the endpoint is served with besides its data.
+pub struct ServeOptions {
+    pub limits: Limits,
+    /// Where `POST /-/reload` asks for a reload (None: reloading is not available).
+    pub reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    /// TLS, basic auth and headers from `--web.config.file`, swapped on reload.
+    pub web: watch::Receiver<Arc<WebSecurity>>,
+    /// `/health` and `/ready` answer without credentials (kubelet probes).
+    pub open_probes: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        let (_, web) = watch::channel(Arc::new(WebSecurity::open()));
+        ServeOptions { limits: Limits::default(), reloads: None, web, open_probes: false }
+    }
+}
+
+/// Serves until `shutdown`.
+pub async fn serve(listener: TcpListener, latest: Latest, mut shutdown: watch::Receiver<bool>, options: ServeOptions) {
     use std::sync::atomic::{AtomicU64, Ordering};
+    let ServeOptions { limits, reloads, web, open_probes } = options;
     let graceful = GracefulShutdown::new();
     let conns = Arc::new(Connections::default());
     loop {
@@ -339,26 +355,53 @@ pub async fn serve(
                 let latest = latest.clone();
                 let (seen, clock) = (Arc::clone(&activity), Arc::clone(&conns));
                 let reloads = reloads.clone();
+                let security = web.borrow().clone();
+                let tls = security.tls.clone();
                 let service = service_fn(move |req: Request<Incoming>| {
                     seen.store(clock.now_ms(), Ordering::Relaxed);
-                    let current = latest.borrow().clone();
-                    let gzip = accepts_gzip(req.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+                    let probe = matches!(req.uri().path(), "/health" | "/-/healthy" | "/ready" | "/-/ready");
+                    let header = |h| req.headers().get(h).and_then(|v: &HeaderValue| v.to_str().ok());
+                    let allowed = (open_probes && probe) || security.authorized(header(AUTHORIZATION));
+                    let gzip = accepts_gzip(header(ACCEPT_ENCODING));
                     let reload = (req.method() == Method::POST && req.uri().path() == "/-/reload").then(|| reloads.clone());
-                    let resp = route(req.method(), req.uri().path(), gzip, current);
+                    let resp = match allowed {
+                        true => Some(route(req.method(), req.uri().path(), gzip, latest.borrow().clone())),
+                        false => None,
+                    };
+                    let security = Arc::clone(&security);
                     async move {
-                        match reload {
-                            Some(to) => Ok::<_, Infallible>(reload_response(to).await),
-                            None => Ok::<_, Infallible>(resp),
+                        let mut resp = match (resp, reload) {
+                            (None, _) => unauthorized(),
+                            (Some(_), Some(to)) => reload_response(to).await,
+                            (Some(r), None) => r,
+                        };
+                        for (name, value) in &security.headers {
+                            resp.headers_mut().insert(name.clone(), value.clone());
                         }
+                        Ok::<_, Infallible>(resp)
                     }
                 });
-                let conn = hyper::server::conn::http1::Builder::new()
+                let http = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(limits.header_read_timeout)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
+                    .clone();
+                let watcher = graceful.watcher();
+                let handshake_limit = limits.header_read_timeout;
                 conns.spawn(activity, async move {
-                    if let Err(e) = conn.await {
+                    let ended = match tls {
+                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                        Some(config) => {
+                            // The handshake within the same bound as the headers: a client that
+                            // opens and says nothing is closed alike.
+                            let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+                            match tokio::time::timeout(handshake_limit, accept).await {
+                                Ok(Ok(tls)) => watcher.watch(http.serve_connection(TokioIo::new(tls), service)).await,
+                                Ok(Err(e)) => return tracing::debug!("TLS handshake refused: {e}"),
+                                Err(_) => return tracing::debug!("TLS handshake timed out"),
+                            }
+                        }
+                    };
+                    if let Err(e) = ended {
                         tracing::debug!("connection ended: {e}");
                     }
                 });
@@ -370,6 +413,13 @@ pub async fn serve(
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         tracing::warn!("open connections did not finish within 10s");
     }
+}
+
+/// 401 with the challenge browsers and Prometheus answer.
+fn unauthorized() -> Response<ResponseBody> {
+    let mut r = respond(StatusCode::UNAUTHORIZED, "text/plain", Bytes::from_static(b"unauthorized\n"));
+    r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"infrasage-readiness\""));
+    r
 }
 
 #[cfg(test)]
@@ -394,7 +444,7 @@ mod tests {
         let (_publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
         let (stop, stopped) = watch::channel(false);
         let limits = Limits { max_connections: 8, header_read_timeout: Duration::from_secs(30) };
-        let server = tokio::spawn(serve(listener, latest, stopped, limits, None));
+        let server = tokio::spawn(serve(listener, latest, stopped, ServeOptions { limits, ..Default::default() }));
 
         let mut slow = Vec::new();
         for _ in 0..40 {
@@ -429,7 +479,7 @@ mod tests {
         let (_publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
         let (_stop, stopped) = watch::channel(false);
         let limits = Limits { max_connections: 8, header_read_timeout: Duration::from_millis(300) };
-        tokio::spawn(serve(listener, latest, stopped, limits, None));
+        tokio::spawn(serve(listener, latest, stopped, ServeOptions { limits, ..Default::default() }));
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET / HT").await.unwrap();
         let mut buf = Vec::new();

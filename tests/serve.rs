@@ -136,7 +136,7 @@ fn ready_is_503_and_metrics_has_no_items_until_the_first_evaluation_is_published
     let addr = listener.local_addr().unwrap().to_string();
     let (publish, latest) = watch::channel::<Option<Arc<Published>>>(None);
     let (stop, stopped) = watch::channel(false);
-    let server = rt.spawn(server::serve(listener, latest, stopped, server::Limits::default(), None));
+    let server = rt.spawn(server::serve(listener, latest, stopped, server::ServeOptions::default()));
 
     assert_eq!(get(&addr, "/ready").unwrap().0, 503);
     assert_eq!(get(&addr, "/api/v1/checks").unwrap().0, 503);

@@ -106,8 +106,14 @@ pub fn load_with_env(
 /// kubectl read theirs) within [`CONFIG_YAML_CAPS`]; only a regular file of at most
 /// [`MAX_CONFIG_BYTES`] is read.
 fn read_file(path: &Path) -> Result<serde_json::Value, ConfigErrors> {
+    read_yaml_file(path).map_err(|e| ConfigErrors::one("", e))
+}
+
+/// A YAML file of ours (the config, the web config) as one JSON tree, read within the same
+/// bounds; the error names the file.
+pub fn read_yaml_file(path: &Path) -> Result<serde_json::Value, String> {
     use std::io::Read;
-    let refuse = |why: String| ConfigErrors::one("", format!("cannot read {}: {why}", path.display()));
+    let refuse = |why: String| format!("cannot read {}: {why}", path.display());
     let file = std::fs::File::open(path).map_err(|e| refuse(e.to_string()))?;
     let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
     if !meta.is_file() {

@@ -123,6 +123,10 @@ pub struct WebConfig {
     /// How long a client may take to send a request's headers.
     #[serde(default = "default_header_read_timeout")]
     pub header_read_timeout: HumanDuration,
+    /// `/health` and `/ready` answer without the basic auth of `--web.config.file`, for
+    /// kubelet probes.
+    #[serde(default)]
+    pub open_probes: bool,
 }
 
 fn default_max_connections() -> usize {
@@ -135,7 +139,11 @@ fn default_header_read_timeout() -> HumanDuration {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { max_connections: default_max_connections(), header_read_timeout: default_header_read_timeout() }
+        WebConfig {
+            max_connections: default_max_connections(),
+            header_read_timeout: default_header_read_timeout(),
+            open_probes: false,
+        }
     }
 }
 

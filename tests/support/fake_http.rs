@@ -190,6 +190,9 @@ pub struct TestPki {
     /// A client certificate from a CA the server does not trust.
     pub stranger_cert: std::path::PathBuf,
     pub stranger_key: std::path::PathBuf,
+    /// The server's certificate (for 127.0.0.1) and key, as files.
+    pub server_cert: std::path::PathBuf,
+    pub server_key: std::path::PathBuf,
     pub server: Arc<rustls::ServerConfig>,
 }
 
@@ -226,6 +229,8 @@ pub fn test_pki(dir: &std::path::Path) -> TestPki {
         client_key: w("client-key.pem", client_key.serialize_pem()),
         stranger_cert: w("stranger.pem", stranger.pem()),
         stranger_key: w("stranger-key.pem", stranger_key.serialize_pem()),
+        server_cert: w("server.pem", server_cert.pem()),
+        server_key: w("server-key.pem", server_key.serialize_pem()),
         server,
     };
     let mut roots = rustls::RootCertStore::empty();
