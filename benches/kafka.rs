@@ -46,7 +46,7 @@ fn collect(name: &str, path: &std::path::Path) {
     times.sort();
     let SourceData::Kafka(k) = last.data else { unreachable!() };
     let committed: usize = k.groups.iter().map(|g| g.committed.len()).sum();
-    let snapshot = Snapshot { kafka: SourceState::Ready(*k), ..Default::default() };
+    let snapshot = Snapshot { kafka: SourceState::Ready(k), ..Default::default() };
     let t = Instant::now();
     let text = infrasage_readiness::metrics::source_text(&snapshot);
     let render = t.elapsed();
@@ -86,8 +86,44 @@ fn exporter_rss(name: &str, path: &std::path::Path) {
         field("VmHWM:"),
         metrics.len()
     );
+    for clients in [1, 8] {
+        for gzip in [false, true] {
+            scrape_latency(name, &addr, clients, gzip);
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// `clients` scrapers at once, 40 scrapes each, while the exporter evaluates every second:
+/// the time to the last byte, p50 and p99, and the bytes on the wire.
+fn scrape_latency(name: &str, addr: &str, clients: usize, gzip: bool) {
+    use std::io::{Read, Write};
+    let scrape = move |addr: &str| -> (Duration, usize) {
+        let t = Instant::now();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let enc = if gzip { "Accept-Encoding: gzip\r\n" } else { "" };
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n{enc}Connection: close\r\n\r\n").unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        (t.elapsed(), raw.len())
+    };
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let addr = addr.to_string();
+            std::thread::spawn(move || (0..40).map(|_| scrape(&addr)).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut all: Vec<(Duration, usize)> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    all.sort();
+    let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)].0;
+    println!(
+        "{name:<22} scrape, {clients} client(s), {}: p50 {:>9.2?} p99 {:>9.2?}, {} bytes on the wire",
+        if gzip { "gzip " } else { "plain" },
+        pick(0.5),
+        pick(0.99),
+        all[0].1
+    );
 }
 
 fn main() {

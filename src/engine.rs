@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
@@ -13,16 +13,19 @@ use tokio::task::JoinSet;
 use crate::catalogue::{self, Automation, Item, Severity, SourceId};
 use crate::checks::{self, CheckCtx, CheckFn};
 use crate::config::Config;
+use crate::gathering::{self, SourceLoops};
 use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::redact;
 use crate::results::{CheckReport, Evaluation, Report, SourceHistory, SourceReport, Summary, MAX_FINDINGS};
 use crate::snapshot::{Snapshot, SourceState};
-use crate::sources::{Gathered, Source, SourceSet};
+use crate::sources::{Source, SourceSet};
 
 pub struct Engine {
     plan: Plan,
     sources: Vec<Arc<dyn Source>>,
+    /// Sources with an interval of their own (`<source>.interval`).
+    intervals: BTreeMap<SourceId, Duration>,
     idle: BTreeMap<SourceId, SourceState<()>>,
     history: Arc<SourceHistory>,
 }
@@ -32,6 +35,7 @@ impl Engine {
         Engine {
             plan,
             sources: sources.active.into_iter().map(Arc::from).collect(),
+            intervals: sources.intervals,
             idle: sources.idle,
             history: Arc::default(),
         }
@@ -59,11 +63,83 @@ impl Engine {
         Ok(Engine::new(plan, set))
     }
 
+    /// One evaluation: every source gathered now (each within its timeout), then the checks.
     pub async fn evaluate(&self) -> Evaluation {
         let started = Instant::now();
-        let (snapshot, sources) = self.gather().await;
+        let mut set = JoinSet::new();
+        for source in &self.sources {
+            let (source, history) = (Arc::clone(source), Arc::clone(&self.history));
+            set.spawn(async move { (source.id(), gathering::gather_one(source.as_ref(), &history).await) });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((id, outcome)) => outcomes.push((id, Some(outcome))),
+                Err(_) => tracing::error!("a source task panicked"),
+            }
+        }
+        let (snapshot, sources) = gathering::assemble(&self.idle, outcomes, &self.history);
+        self.decide(snapshot, sources, started, &BTreeMap::new())
+    }
+
+    /// Starts every source on its own clock: its `interval` in the config, else `default`.
+    pub fn start_loops(&self, default: Duration) -> SourceLoops {
+        let sources: Vec<(Arc<dyn Source>, Duration)> = self
+            .sources
+            .iter()
+            .map(|s| (Arc::clone(s), self.intervals.get(&s.id()).copied().unwrap_or(default)))
+            .collect();
+        SourceLoops::start(&sources, &self.history)
+    }
+
+    /// One evaluation over each source's latest data, waiting for none of them. An item whose
+    /// source's data is older than two of its intervals says so in its reason.
+    pub fn evaluate_latest(&self, loops: &SourceLoops) -> Evaluation {
+        let started = Instant::now();
         let now = Utc::now();
-        let checks = self.run_checks(&snapshot, now);
+        let mut stale = BTreeMap::new();
+        let outcomes = loops
+            .latest()
+            .into_iter()
+            .map(|(id, outcome, interval)| {
+                if let Some(o) = outcome.as_ref().filter(|o| o.result.is_ok()) {
+                    let age = (now - o.finished).to_std().unwrap_or_default();
+                    if age > interval * 2 {
+                        stale.insert(id, age);
+                    }
+                }
+                (id, outcome)
+            })
+            .collect();
+        let (snapshot, sources) = gathering::assemble(&self.idle, outcomes, &self.history);
+        self.decide(snapshot, sources, started, &stale)
+    }
+
+    fn decide(
+        &self,
+        snapshot: Snapshot,
+        sources: Vec<SourceReport>,
+        started: Instant,
+        stale: &BTreeMap<SourceId, Duration>,
+    ) -> Evaluation {
+        let now = Utc::now();
+        let mut checks = self.run_checks(&snapshot, now);
+        if !stale.is_empty() {
+            for c in &mut checks {
+                let Some(item) = catalogue::find(&c.id) else { continue };
+                for (id, age) in stale.iter().filter(|(id, _)| item.sources.contains(id)) {
+                    let note = format!(
+                        "{} data is {} old: its gather is still running",
+                        id.as_str(),
+                        humantime::format_duration(Duration::from_secs(age.as_secs()))
+                    );
+                    c.reason = Some(match c.reason.take() {
+                        Some(r) => format!("{r} ({note})"),
+                        None => note,
+                    });
+                }
+            }
+        }
         let report = Report {
             summary: Summary::of(&checks),
             checks,
@@ -72,90 +148,6 @@ impl Engine {
             duration_seconds: started.elapsed().as_secs_f64(),
         };
         Evaluation { report, snapshot }
-    }
-
-    async fn gather(&self) -> (Snapshot, Vec<SourceReport>) {
-        let mut set = JoinSet::new();
-        for source in &self.sources {
-            let source = Arc::clone(source);
-            set.spawn(async move {
-                let started = Instant::now();
-                let limit = source.timeout();
-                let result = match tokio::time::timeout(limit, source.gather()).await {
-                    Ok(r) => r,
-                    Err(_) => Err(format!("timed out after {}", humantime::format_duration(limit))),
-                };
-                (source.id(), result, started.elapsed().as_secs_f64())
-            });
-        }
-        let mut snapshot = Snapshot::default();
-        let mut reports = Vec::new();
-        for (id, state) in &self.idle {
-            snapshot.set_state(*id, state.clone());
-            let (state, error) = match state {
-                SourceState::Unavailable(why) => ("unavailable", Some(why.clone())),
-                _ => ("not_configured", None),
-            };
-            reports.push(SourceReport {
-                source: id.as_str().to_string(),
-                state: state.to_string(),
-                duration_seconds: None,
-                last_success: None,
-                error,
-                warnings: Vec::new(),
-            });
-        }
-        while let Some(joined) = set.join_next().await {
-            let Ok((id, result, took)) = joined else {
-                tracing::error!("a source task panicked");
-                continue;
-            };
-            // The backstop of the redaction discipline: whatever a source wrote, known
-            // secrets are masked before the text reaches the snapshot, logs or outputs.
-            if let Ok(Gathered { data: crate::snapshot::SourceData::Kubernetes(k), .. }) = &result {
-                k.register_secrets();
-            }
-            let result = result
-                .map(|g| Gathered { warnings: g.warnings.iter().map(|w| redact::scrub(w)).collect(), ..g })
-                .map_err(|why| redact::scrub(&why));
-            let report = match result {
-                Ok(Gathered { data, warnings }) => {
-                    snapshot.insert(data);
-                    if self.history.succeeded(id, Utc::now()) {
-                        tracing::info!(source = id.as_str(), "source recovered");
-                    }
-                    SourceReport {
-                        source: id.as_str().into(),
-                        state: "ok".into(),
-                        duration_seconds: Some(took),
-                        last_success: self.history.last_success(id),
-                        error: None,
-                        warnings,
-                    }
-                }
-                Err(why) => {
-                    // Once when it starts failing, not at every evaluation (the reason is in
-                    // the outputs, and `source_up` says it is still down).
-                    if self.history.failed(id) {
-                        tracing::warn!(source = id.as_str(), "source failed: {why}");
-                    } else {
-                        tracing::debug!(source = id.as_str(), "source still failing: {why}");
-                    }
-                    snapshot.set_state(id, SourceState::Failed(why.clone()));
-                    SourceReport {
-                        source: id.as_str().into(),
-                        state: "failed".into(),
-                        duration_seconds: Some(took),
-                        last_success: self.history.last_success(id),
-                        error: Some(why),
-                        warnings: Vec::new(),
-                    }
-                }
-            };
-            reports.push(report);
-        }
-        reports.sort_by(|a, b| a.source.cmp(&b.source));
-        (snapshot, reports)
     }
 
     /// The checks alone over a snapshot already gathered (benchmarks time this part).
@@ -261,7 +253,7 @@ mod tests {
 
     use super::*;
     use crate::snapshot::SourceData;
-    use crate::sources::BoxFuture;
+    use crate::sources::{BoxFuture, Gathered};
 
     /// A source that answers or fails as told.
     struct Grafana(bool);
@@ -277,7 +269,7 @@ mod tests {
             let up = self.0;
             Box::pin(async move {
                 match up {
-                    true => Ok(Gathered { data: SourceData::Grafana(Box::default()), warnings: Vec::new() }),
+                    true => Ok(Gathered { data: SourceData::Grafana(Arc::default()), warnings: Vec::new() }),
                     false => Err("down".to_string()),
                 }
             })
@@ -285,7 +277,7 @@ mod tests {
     }
 
     fn engine(up: bool) -> Engine {
-        let set = SourceSet { active: vec![Box::new(Grafana(up))], idle: BTreeMap::new() };
+        let set = SourceSet { active: vec![Box::new(Grafana(up))], intervals: BTreeMap::new(), idle: BTreeMap::new() };
         Engine::new(Plan::new(&Config::default(), None), set)
     }
 
@@ -306,5 +298,60 @@ mod tests {
         let replacing = engine(false).keeping(first.history());
         let kept = grafana(&replacing.evaluate().await);
         assert_eq!((kept.state.as_str(), kept.last_success), ("failed", Some(when)));
+    }
+
+    /// Answers at once the first time, then hangs (within its timeout) every time after.
+    struct AnswersOnceThenHangs(std::sync::atomic::AtomicUsize);
+
+    impl Source for AnswersOnceThenHangs {
+        fn id(&self) -> SourceId {
+            SourceId::Grafana
+        }
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(30)
+        }
+        fn gather(&self) -> BoxFuture<'_, Result<Gathered, String>> {
+            let calls = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                if calls > 0 {
+                    tokio::time::sleep(Duration::from_secs(20)).await;
+                }
+                Ok(Gathered { data: SourceData::Grafana(Arc::default()), warnings: Vec::new() })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hanging_source_delays_nothing_and_its_items_say_their_data_is_old() {
+        let source = AnswersOnceThenHangs(std::sync::atomic::AtomicUsize::new(0));
+        let set = SourceSet { active: vec![Box::new(source)], intervals: BTreeMap::new(), idle: BTreeMap::new() };
+        let engine = Engine::new(Plan::new(&Config::default(), None), set);
+        let loops = engine.start_loops(Duration::from_millis(100));
+        loops.first_gathers(Duration::from_secs(5)).await;
+        let fresh = engine.evaluate_latest(&loops);
+        let item = |e: &Evaluation| e.checks.iter().find(|c| c.id == "grafana_dashboards_imported").cloned().unwrap();
+        assert!(!item(&fresh).reason.unwrap_or_default().contains("old"));
+        // The second gather hangs; evaluations go on at once over the first data, and say so.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let started = std::time::Instant::now();
+        let later = engine.evaluate_latest(&loops);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(grafana(&later).state, "ok");
+        let reason = item(&later).reason.unwrap_or_default();
+        assert!(reason.contains("grafana data is") && reason.contains("old: its gather is still running"), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn a_source_without_a_first_answer_is_pending_and_its_items_undecided() {
+        let source = AnswersOnceThenHangs(std::sync::atomic::AtomicUsize::new(1));
+        let set = SourceSet { active: vec![Box::new(source)], intervals: BTreeMap::new(), idle: BTreeMap::new() };
+        let engine = Engine::new(Plan::new(&Config::default(), None), set);
+        let loops = engine.start_loops(Duration::from_secs(1));
+        loops.first_gathers(Duration::from_millis(200)).await;
+        let e = engine.evaluate_latest(&loops);
+        assert_eq!(grafana(&e).state, "pending");
+        let item = e.checks.iter().find(|c| c.id == "grafana_dashboards_imported").unwrap();
+        assert_eq!(item.status, crate::outcome::Status::Error);
+        assert!(item.reason.as_deref().unwrap().contains(crate::gathering::PENDING), "{:?}", item.reason);
     }
 }

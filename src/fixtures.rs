@@ -604,7 +604,7 @@ pub fn fixed_now() -> chrono::DateTime<chrono::Utc> {
 pub fn run_check_with(id: &str, k: KubeSnapshot, overrides: &[(&str, serde_json::Value)]) -> crate::outcome::Outcome {
     use crate::checks::{CheckCtx, Params};
     use crate::snapshot::{Snapshot, SourceState};
-    let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
+    let s = Snapshot { kubernetes: SourceState::Ready(k.into()), ..Default::default() };
     let item = crate::catalogue::find(id).expect("a catalogue id");
     let overrides: BTreeMap<String, serde_json::Value> =
         overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
@@ -704,5 +704,5 @@ pub fn clickhouse_snapshot() -> crate::snapshot::ClickhouseSnapshot {
 
 /// A snapshot holding only ClickHouse data.
 pub fn clickhouse_only(ch: crate::snapshot::ClickhouseSnapshot) -> crate::snapshot::Snapshot {
-    crate::snapshot::Snapshot { clickhouse: crate::snapshot::SourceState::Ready(ch), ..Default::default() }
+    crate::snapshot::Snapshot { clickhouse: crate::snapshot::SourceState::Ready(ch.into()), ..Default::default() }
 }

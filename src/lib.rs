@@ -11,6 +11,7 @@ pub mod exposition;
 pub mod expr;
 #[cfg(test)]
 pub mod fixtures;
+pub mod gathering;
 pub mod metrics;
 pub mod outcome;
 pub mod plan;

@@ -86,10 +86,11 @@ pub struct Channels {
     pub stop: watch::Receiver<bool>,
 }
 
-/// Evaluates now and every interval. A reload swaps the engine (keeping the sources' history)
+/// Evaluates now and every interval over each source's latest data, the sources gathering on
+/// their own clocks. A reload swaps the engine (keeping the sources' history) and its loops,
 /// and evaluates at once, so its effect and its outcome show; a refused one keeps the old
-/// engine. A stop cancels the evaluation in flight: the process exits within Kubernetes' grace
-/// period whatever the sources' timeouts.
+/// engine. A stop ends everything at once: the gathers in flight are dropped, so the process
+/// exits within Kubernetes' grace period whatever the sources' timeouts.
 pub async fn evaluate_forever(
     mut engine: Arc<Engine>,
     mut config: Config,
@@ -98,12 +99,17 @@ pub async fn evaluate_forever(
     mut ch: Channels,
 ) {
     let mut ticks = ticker(config.interval.0);
+    // Every source on its own clock; each evaluation reads their latest data.
+    let mut loops = engine.start_loops(config.interval.0);
+    let mut fresh = true;
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             Some(request) = ch.reloads.recv() => {
                 let outcome = reload(&reloader, &mut engine, &mut config, &status, &ch.web);
                 if outcome.is_ok() {
+                    loops = engine.start_loops(config.interval.0);
+                    fresh = true;
                     ticks = ticker(config.interval.0);
                     ticks.tick().await;
                 }
@@ -113,10 +119,16 @@ pub async fn evaluate_forever(
             }
             _ = ch.stop.changed() => return,
         }
-        let evaluation = tokio::select! {
-            e = engine.evaluate() => e,
-            _ = ch.stop.changed() => return,
-        };
+        if fresh {
+            // A first evaluation waits for the sources' first gathers, at most one interval:
+            // a source that hangs is reported as pending rather than holding the others.
+            tokio::select! {
+                _ = loops.first_gathers(config.interval.0) => {}
+                _ = ch.stop.changed() => return,
+            }
+            fresh = false;
+        }
+        let evaluation = engine.evaluate_latest(&loops);
         let s = &evaluation.summary;
         tracing::info!(
             pass = s.pass,

@@ -105,7 +105,7 @@ fn load(path: &Path) -> (KubeSnapshot, Vec<String>) {
     l.add_path(path).unwrap();
     let g = l.finish();
     let SourceData::Kubernetes(k) = g.data else { panic!("the manifest loader fills Kubernetes") };
-    (*k, g.warnings)
+    (std::sync::Arc::unwrap_or_clone(k), g.warnings)
 }
 
 /// Serialises a typed object the way both sides are compared.

@@ -404,3 +404,48 @@ fn get_with_method(addr: &str, method: &str, path: &str) -> (u16, String, Vec<u8
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, head, raw[split + 4..].to_vec())
 }
+
+/// A source that never answers holds nothing: the first evaluation is published within an
+/// interval with that source pending, and evaluations go on every interval.
+#[test]
+fn a_hanging_source_holds_neither_the_first_evaluation_nor_the_next() {
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hang.local_addr().unwrap().port();
+    std::thread::spawn(move || hang.incoming().filter_map(Result::ok).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let manifests = support::repo("examples/manifests");
+    std::fs::write(
+        &config,
+        format!(
+            "interval: 1s\nkubernetes: {{ manifests: [{}] }}\nprometheus: {{ url: 'http://127.0.0.1:{port}', timeout: 60s }}\n",
+            manifests.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let e = Exporter::start(&["--config", config.to_str().unwrap()]);
+    e.wait_ready();
+    assert!(started.elapsed() < Duration::from_secs(10), "ready after {:?}", started.elapsed());
+    let report: serde_json::Value = serde_json::from_str(&get(&e.addr, "/api/v1/checks").unwrap().1).unwrap();
+    let source =
+        |name: &str| report["sources"].as_array().unwrap().iter().find(|s| s["source"] == name).cloned().unwrap();
+    assert_eq!(source("prometheus")["state"], "pending");
+    assert_eq!(source("kubernetes")["state"], "ok");
+    let check = |id: &str| report["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    assert_eq!(check("egress_restricted")["status"], "fail", "Kubernetes items are decided");
+    assert_eq!(check("prometheus_scraping")["status"], "error");
+    let evaluated = |e: &Exporter| {
+        let body = get(&e.addr, "/metrics").unwrap().1;
+        body.lines()
+            .find(|l| l.starts_with("infrasage_readiness_last_evaluation_timestamp_seconds "))
+            .unwrap()
+            .to_string()
+    };
+    let first = evaluated(&e);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while evaluated(&e) == first {
+        assert!(Instant::now() < deadline, "no evaluation after the first while the source hangs");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

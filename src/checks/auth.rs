@@ -75,8 +75,8 @@ mod tests {
 
     fn run(api: Option<ApiSnapshot>, ch: Option<crate::snapshot::ClickhouseSnapshot>) -> crate::outcome::Outcome {
         let s = Snapshot {
-            infrasage_api: api.map(SourceState::Ready).unwrap_or_default(),
-            clickhouse: ch.map(SourceState::Ready).unwrap_or_default(),
+            infrasage_api: api.map(|a| SourceState::Ready(a.into())).unwrap_or_default(),
+            clickhouse: ch.map(|c| SourceState::Ready(c.into())).unwrap_or_default(),
             ..Default::default()
         };
         run_on_snapshot("audit_logging_retention", &s, &[])

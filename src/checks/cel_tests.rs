@@ -14,7 +14,7 @@ fn run(id: &str, body: Value, overrides: &[(&str, Value)]) -> Outcome {
     let request = item.param("request").unwrap().default_value();
     let mut api = ApiSnapshot::default();
     api.answers.insert(RequestKey::parse(request.as_str().unwrap()), Ok(body));
-    let s = Snapshot { infrasage_api: SourceState::Ready(api), ..Default::default() };
+    let s = Snapshot { infrasage_api: SourceState::Ready(api.into()), ..Default::default() };
     run_on_snapshot(id, &s, overrides)
 }
 
@@ -196,7 +196,7 @@ fn a_failed_request_is_that_items_error_and_an_override_is_used() {
     let mut api = ApiSnapshot::default();
     api.answers.insert("GET /api/v1/settings".into(), Err("GET /api/v1/settings answered HTTP 500".into()));
     api.answers.insert("GET /v2/flags".into(), Ok(json!({"feedback": true})));
-    let s = Snapshot { infrasage_api: SourceState::Ready(api), ..Default::default() };
+    let s = Snapshot { infrasage_api: SourceState::Ready(api.into()), ..Default::default() };
     let o = run_on_snapshot("incident_feedback_loop", &s, &[]);
     assert_eq!((o.status, o.reason.as_deref()), (Status::Error, Some("GET /api/v1/settings answered HTTP 500")));
     let o = run_on_snapshot(
@@ -214,7 +214,7 @@ fn custom_items_read_the_source_they_name() {
         "GET /api/v1/quotas".into(),
         Ok(json!({"quotas": [{"tenant": "a", "limit": 0}, {"tenant": "b", "limit": 5}]})),
     );
-    let s = Snapshot { infrasage_api: SourceState::Ready(api), ..Default::default() };
+    let s = Snapshot { infrasage_api: SourceState::Ready(api.into()), ..Default::default() };
     let c: CustomCheck = serde_json::from_value(json!({
         "id": "quotas_set", "category": "auth", "title": "every tenant has a quota",
         "request": {"source": "infrasage_api", "path": "/api/v1/quotas"},

@@ -85,7 +85,7 @@ mod tests {
         use crate::snapshot::{Snapshot, SourceState};
         let mut s = ServicesSnapshot::default();
         s.services.insert("gateway".into(), probe(503, Ok(json!({}))));
-        let snap = Snapshot { services: SourceState::Ready(s), ..Default::default() };
+        let snap = Snapshot { services: SourceState::Ready(s.into()), ..Default::default() };
         let o = crate::fixtures::run_on_snapshot("gateway_health", &snap, &[]);
         assert_eq!(o.status, Status::Fail);
         assert_eq!(o.findings[0].object, "services.gateway http://x/health");

@@ -1309,11 +1309,11 @@ mod tests {
         assert_eq!(o.status, Status::Pass, "{o:?}");
         // The bad stack's CronJob fails, the recorded backup still passes.
         let mut s = clickhouse_only(ch.clone());
-        s.kubernetes = crate::snapshot::SourceState::Ready(crate::fixtures::bad_stack());
+        s.kubernetes = crate::snapshot::SourceState::Ready(crate::fixtures::bad_stack().into());
         assert_eq!(run_on_snapshot("clickhouse_backup_scheduled", &s, &[]).status, Status::Pass);
         // An old backup is a finding next to the CronJob's.
         ch.backups.as_mut().unwrap().last_backup = Some(now() - chrono::Duration::hours(30));
-        s.clickhouse = crate::snapshot::SourceState::Ready(ch.clone());
+        s.clickhouse = crate::snapshot::SourceState::Ready(ch.clone().into());
         let o = run_on_snapshot("clickhouse_backup_scheduled", &s, &[]);
         assert_eq!(o.status, Status::Fail);
         let last = o.findings.last().unwrap();
@@ -1322,7 +1322,7 @@ mod tests {
         assert!(o.findings.len() >= 2, "{o:?}");
         // A server without system.backups leaves the Kubernetes verdict alone.
         ch.backups = Err("no system.backups".into());
-        s.clickhouse = crate::snapshot::SourceState::Ready(ch);
+        s.clickhouse = crate::snapshot::SourceState::Ready(ch.into());
         let kube_only = run("clickhouse_backup_scheduled", crate::fixtures::bad_stack());
         assert_eq!(run_on_snapshot("clickhouse_backup_scheduled", &s, &[]), kube_only);
     }

@@ -103,7 +103,7 @@ mod tests {
     use crate::snapshot::{Snapshot, SourceState};
 
     fn run(id: &str, k: KafkaSnapshot, overrides: &[(&str, serde_json::Value)]) -> Outcome {
-        let s = Snapshot { kafka: SourceState::Ready(k), ..Default::default() };
+        let s = Snapshot { kafka: SourceState::Ready(k.into()), ..Default::default() };
         run_on(id, &s, overrides)
     }
 

@@ -133,7 +133,7 @@ mod tests {
     use crate::snapshot::{Snapshot, SourceState};
 
     fn run(k: KafkaSnapshot, overrides: &[(&str, serde_json::Value)]) -> Outcome {
-        let s = Snapshot { kafka: SourceState::Ready(k), ..Default::default() };
+        let s = Snapshot { kafka: SourceState::Ready(k.into()), ..Default::default() };
         let item = crate::catalogue::find("kafka_retention_24h").unwrap();
         let overrides = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let params = Params::resolve(item, Some(&overrides));

@@ -207,7 +207,7 @@ mod full_stack_tests {
 
     /// Every item with a Kubernetes side, evaluated on one stack.
     fn evaluate(k: KubeSnapshot) -> BTreeMap<&'static str, Outcome> {
-        let s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
+        let s = Snapshot { kubernetes: SourceState::Ready(k.into()), ..Default::default() };
         let now = chrono::Utc::now();
         crate::catalogue::ITEMS
             .iter()

@@ -19,7 +19,7 @@ fn target(job: &str, health: &str) -> ScrapeTarget {
 }
 
 fn prom(p: PrometheusSnapshot) -> Snapshot {
-    Snapshot { prometheus: SourceState::Ready(p), ..Default::default() }
+    Snapshot { prometheus: SourceState::Ready(p.into()), ..Default::default() }
 }
 
 #[test]
@@ -111,7 +111,7 @@ receivers:
 fn am(yaml: &str) -> Snapshot {
     let (route, receivers) = parse_config(yaml).unwrap();
     Snapshot {
-        alertmanager: SourceState::Ready(AlertmanagerSnapshot { route, receivers, answers: BTreeMap::new() }),
+        alertmanager: SourceState::Ready(AlertmanagerSnapshot { route, receivers, answers: BTreeMap::new() }.into()),
         ..Default::default()
     }
 }
@@ -162,7 +162,7 @@ fn grafana_titles_or_uids() {
         ],
         answers: BTreeMap::new(),
     };
-    let s = Snapshot { grafana: SourceState::Ready(g), ..Default::default() };
+    let s = Snapshot { grafana: SourceState::Ready(g.into()), ..Default::default() };
     let o = run_on_snapshot("grafana_dashboards_imported", &s, &[]);
     assert_eq!(o.status, Status::Fail);
     assert_eq!(o.findings[0].object, "dashboard \"Anomaly Detection\"");

@@ -150,7 +150,7 @@ pub fn clickhouse_storage_headroom(ctx: &CheckCtx) -> CheckResult {
     let data = ch.data_bytes() as f64;
     // Inside a pod the disk total can be the node's filesystem, not the volume: where the
     // Kubernetes snapshot knows the claims, their requests are the capacity.
-    if let Some((capacity, parts)) = ctx.snapshot.kubernetes.ready().and_then(provisioned_clickhouse_bytes) {
+    if let Some((capacity, parts)) = ctx.snapshot.kubernetes.ready().and_then(|k| provisioned_clickhouse_bytes(k)) {
         let o = headroom_outcome(capacity, data, min_ratio);
         let reason = o.reason.clone().map(|r| format!("{r}; from PVC requests: {}", parts.join(", ")));
         return Ok(Outcome { reason, ..o });
@@ -520,7 +520,7 @@ mod tests {
         others: &[(SourceId, SourceState<()>)],
         overrides: &[(&str, Value)],
     ) -> Outcome {
-        let mut s = Snapshot { kubernetes: SourceState::Ready(k), ..Default::default() };
+        let mut s = Snapshot { kubernetes: SourceState::Ready(k.into()), ..Default::default() };
         for (source, state) in others {
             match state {
                 // Present but empty: what the check does once the source's data is there.
@@ -541,13 +541,13 @@ mod tests {
 
     /// The good stack with Prometheus answering the default peak query with `peak`.
     fn with_peak(peak: Result<Option<f64>, String>, overrides: &[(&str, Value)]) -> Outcome {
-        let mut s = Snapshot { kubernetes: SourceState::Ready(good_stack()), ..Default::default() };
+        let mut s = Snapshot { kubernetes: SourceState::Ready(good_stack().into()), ..Default::default() };
         let item = catalogue::find("scale_profile_matches_volume").unwrap();
         let overrides: BTreeMap<String, Value> = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let params = Params::resolve(item, Some(&overrides));
         let mut p = crate::snapshot::PrometheusSnapshot::default();
         p.queries.insert(params.str("peak_query").unwrap().to_string(), peak);
-        s.prometheus = SourceState::Ready(p);
+        s.prometheus = SourceState::Ready(p.into());
         let ctx = CheckCtx { item, snapshot: &s, params: &params, now: now(), attestation: None };
         scale_profile_matches_volume(&ctx).unwrap_or_else(Outcome::from)
     }
@@ -645,7 +645,7 @@ mod tests {
     fn with_ch(k: Option<KubeSnapshot>, ch: crate::snapshot::ClickhouseSnapshot) -> Snapshot {
         let mut s = crate::fixtures::clickhouse_only(ch);
         if let Some(k) = k {
-            s.kubernetes = SourceState::Ready(k);
+            s.kubernetes = SourceState::Ready(k.into());
         }
         s
     }

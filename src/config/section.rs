@@ -17,6 +17,8 @@ pub trait Section {
     fn secret_files(&self) -> Vec<&Path> {
         Vec::new()
     }
+    /// How often the source gathers when it has an `interval` of its own (else the global one).
+    fn interval(&self) -> Option<std::time::Duration>;
 }
 
 /// A refusal: the key path it concerns, the environment variable that set it (if one did)

@@ -24,6 +24,9 @@ pub fn validate(c: &Config) -> Vec<ConfigError> {
     }
     for (key, section) in c.sections() {
         section.validate(key, &mut v);
+        if section.interval().is_some_and(|i| i.as_secs() < 1) {
+            v.err(&format!("{key}.interval"), "must be at least 1s");
+        }
     }
     v.custom_checks(c);
     v.checks(c);

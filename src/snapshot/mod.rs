@@ -9,6 +9,8 @@ pub mod kube_env;
 pub mod kube_query;
 pub mod kubernetes;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::catalogue::SourceId;
@@ -56,7 +58,8 @@ impl<T> SourceState<T> {
     }
 }
 
-/// One table of the sources that gather data: each row is the field of [`Snapshot`], the
+/// One table of the sources that gather data (shared: a source's latest data serves every
+/// evaluation until it gathers again): each row is the field of [`Snapshot`], the
 /// accessor checks call, the variant of [`SourceData`], its [`SourceId`] and its data type. A new
 /// source is one row here.
 macro_rules! snapshot_parts {
@@ -64,26 +67,26 @@ macro_rules! snapshot_parts {
         /// One data set from one source.
         #[derive(Debug, Clone)]
         pub enum SourceData {
-            $($variant(Box<$ty>),)*
+            $($variant(Arc<$ty>),)*
         }
 
         /// Everything one evaluation knows: one field per source, each with why it may be missing.
         #[derive(Debug, Clone, Default)]
         pub struct Snapshot {
-            $(pub $field: SourceState<$ty>,)*
+            $(pub $field: SourceState<Arc<$ty>>,)*
         }
 
         impl Snapshot {
             $(
                 pub fn $accessor(&self) -> Result<&$ty, Undecided> {
-                    self.$field.get(SourceId::$variant)
+                    self.$field.get(SourceId::$variant).map(|data| &**data)
                 }
             )*
 
             /// Records a source's data.
             pub fn insert(&mut self, data: SourceData) {
                 match data {
-                    $(SourceData::$variant(d) => self.$field = SourceState::Ready(*d),)*
+                    $(SourceData::$variant(d) => self.$field = SourceState::Ready(d),)*
                 }
             }
 

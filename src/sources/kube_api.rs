@@ -137,7 +137,7 @@ async fn load(client: Client, s: &Settings) -> Result<Gathered, String> {
     if let Some(env) = &s.secret_env {
         read_referenced_secrets(&client, &mut snap, env).await?;
     }
-    Ok(Gathered { data: SourceData::Kubernetes(Box::new(snap)), warnings: Vec::new() })
+    Ok(Gathered { data: SourceData::Kubernetes(std::sync::Arc::new(snap)), warnings: Vec::new() })
 }
 
 async fn list_kind(client: Client, kind: KubeKind, ns: Option<String>) -> Result<Listed, String> {

@@ -34,6 +34,8 @@ pub struct KubernetesConfig {
     /// Caps the nesting of one manifest document (mappings and sequences).
     #[serde(default = "default_max_manifest_depth")]
     pub max_manifest_depth: usize,
+    /// How often this source gathers (default: the global `interval`).
+    pub interval: Option<HumanDuration>,
 }
 
 fn default_max_manifest_bytes() -> u64 {
@@ -87,6 +89,10 @@ impl Section for KubernetesConfig {
 
     fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
         self.kubeconfig.iter_mut().chain(self.manifests.iter_mut()).collect()
+    }
+
+    fn interval(&self) -> Option<std::time::Duration> {
+        self.interval.map(|i| i.0)
     }
 }
 

@@ -40,6 +40,8 @@ pub trait Source: Send + Sync {
 /// The sources to run for this config, and the state of the ones that will not run.
 pub struct SourceSet {
     pub active: Vec<Box<dyn Source>>,
+    /// Sources with an interval of their own.
+    pub intervals: BTreeMap<SourceId, std::time::Duration>,
     pub idle: BTreeMap<SourceId, SourceState<()>>,
 }
 
@@ -91,6 +93,8 @@ type Built = Result<Option<Box<dyn Source>>, String>;
 /// One row of [`SOURCES`].
 struct SourceRow {
     id: SourceId,
+    /// Its section in the config.
+    key: &'static str,
     /// `manifests` is the command line's `--manifests`, for the Kubernetes row.
     build: fn(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Built,
     /// Whether an absent source is reported as `not_configured` (Kubernetes absent is silent).
@@ -106,39 +110,51 @@ fn boxed<S: Source + 'static>(source: Option<S>) -> Built {
 /// The sources, one row each: a new source is its module and a row here. (In this order
 /// `/metrics` shows their families.)
 static SOURCES: &[SourceRow] = &[
-    SourceRow { id: SourceId::Kubernetes, build: kubernetes, reported_when_absent: false, metrics: None },
+    SourceRow {
+        id: SourceId::Kubernetes,
+        key: "kubernetes",
+        build: kubernetes,
+        reported_when_absent: false,
+        metrics: None,
+    },
     SourceRow {
         id: SourceId::Services,
+        key: "services",
         build: |c, n, _| boxed(http::services::ServicesSource::new(c, n)?),
         reported_when_absent: true,
         metrics: Some(|s, out| crate::exposition::append_families(&http::metrics::families(s), out)),
     },
     SourceRow {
         id: SourceId::Prometheus,
+        key: "prometheus",
         build: |c, n, _| boxed(http::prometheus::PrometheusSource::new(c, n)?),
         reported_when_absent: true,
         metrics: None,
     },
     SourceRow {
         id: SourceId::Alertmanager,
+        key: "alertmanager",
         build: |c, n, _| boxed(http::alertmanager::AlertmanagerSource::new(c, n)?),
         reported_when_absent: true,
         metrics: None,
     },
     SourceRow {
         id: SourceId::Grafana,
+        key: "grafana",
         build: |c, n, _| boxed(http::grafana::GrafanaSource::new(c, n)?),
         reported_when_absent: true,
         metrics: None,
     },
     SourceRow {
         id: SourceId::InfrasageApi,
+        key: "infrasage_api",
         build: |c, n, _| boxed(http::api::ApiSource::new(c, n)?),
         reported_when_absent: true,
         metrics: None,
     },
     SourceRow {
         id: SourceId::Clickhouse,
+        key: "clickhouse",
         build: |c, n, _| {
             let new = |ch| clickhouse::ClickhouseSource::new(ch, n.clickhouse.clone());
             boxed(c.clickhouse.as_ref().map(new).transpose()?)
@@ -152,6 +168,7 @@ static SOURCES: &[SourceRow] = &[
     },
     SourceRow {
         id: SourceId::Kafka,
+        key: "kafka",
         build: |c, _, _| boxed(c.kafka.as_ref().map(kafka::KafkaSource::new).transpose()?),
         reported_when_absent: true,
         metrics: Some(|s, out| {
@@ -187,10 +204,17 @@ fn kubernetes(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Built {
 /// live Kubernetes API with rendered files.
 pub fn build(config: &Config, needs: &Needs, manifests: &[PathBuf]) -> Result<SourceSet, String> {
     register_secret_files(config);
-    let mut set = SourceSet { active: Vec::new(), idle: BTreeMap::new() };
+    let mut set = SourceSet { active: Vec::new(), intervals: BTreeMap::new(), idle: BTreeMap::new() };
+    let sections = config.sections();
     for row in SOURCES {
         match (row.build)(config, needs, manifests)? {
-            Some(source) => set.active.push(source),
+            Some(source) => {
+                let own = sections.iter().find(|(key, _)| *key == row.key).and_then(|(_, s)| s.interval());
+                if let Some(interval) = own {
+                    set.intervals.insert(row.id, interval);
+                }
+                set.active.push(source);
+            }
             None if row.reported_when_absent => {
                 set.idle.insert(row.id, SourceState::NotConfigured);
             }

@@ -18,6 +18,8 @@ pub struct ClickhouseConfig {
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
     pub tls: Option<TlsConfig>,
+    /// How often this source gathers (default: the global `interval`).
+    pub interval: Option<HumanDuration>,
 }
 
 impl ClickhouseConfig {
@@ -42,5 +44,9 @@ impl Section for ClickhouseConfig {
 
     fn secret_files(&self) -> Vec<&Path> {
         self.password_file.as_deref().into_iter().collect()
+    }
+
+    fn interval(&self) -> Option<std::time::Duration> {
+        self.interval.map(|i| i.0)
     }
 }

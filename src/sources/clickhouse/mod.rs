@@ -199,7 +199,7 @@ impl Source for ClickhouseSource {
                             s.version
                         ));
                     }
-                    Ok(Gathered { data: SourceData::Clickhouse(Box::new(s)), warnings })
+                    Ok(Gathered { data: SourceData::Clickhouse(std::sync::Arc::new(s)), warnings })
                 }
                 Err(e) => {
                     // The next gather may reach another server behind the same address.

@@ -78,7 +78,7 @@ impl Source for AlertmanagerSource {
             let (route, receivers) = parse_config(&status.config.original)?;
             let answers = self.endpoint.answers(&self.planned).await;
             let snap = AlertmanagerSnapshot { route, receivers, answers };
-            Ok(Gathered { data: SourceData::Alertmanager(Box::new(snap)), warnings: Vec::new() })
+            Ok(Gathered { data: SourceData::Alertmanager(std::sync::Arc::new(snap)), warnings: Vec::new() })
         })
     }
 }

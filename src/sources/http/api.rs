@@ -45,7 +45,10 @@ impl Source for ApiSource {
                 let first = answers.values().find_map(|a| a.as_ref().err()).cloned().unwrap_or_default();
                 return Err(first);
             }
-            Ok(Gathered { data: SourceData::InfrasageApi(Box::new(ApiSnapshot { answers })), warnings: Vec::new() })
+            Ok(Gathered {
+                data: SourceData::InfrasageApi(std::sync::Arc::new(ApiSnapshot { answers })),
+                warnings: Vec::new(),
+            })
         })
     }
 }

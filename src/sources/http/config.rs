@@ -14,6 +14,8 @@ pub struct ServicesConfig {
     pub gateway: Option<ServiceEndpoint>,
     pub aiops: Option<ServiceEndpoint>,
     pub ml: Option<ServiceEndpoint>,
+    /// How often this source gathers (default: the global `interval`).
+    pub interval: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +34,8 @@ pub struct HttpSourceConfig {
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
     pub tls: Option<TlsConfig>,
+    /// How often this source gathers (default: the global `interval`).
+    pub interval: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +48,8 @@ pub struct TokenHttpSourceConfig {
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
     pub tls: Option<TlsConfig>,
+    /// How often this source gathers (default: the global `interval`).
+    pub interval: Option<HumanDuration>,
 }
 
 impl ServicesConfig {
@@ -71,6 +77,10 @@ impl Section for ServicesConfig {
             .flat_map(|ep| ep.tls.iter_mut().flat_map(TlsConfig::paths_mut))
             .collect()
     }
+
+    fn interval(&self) -> Option<std::time::Duration> {
+        self.interval.map(|i| i.0)
+    }
 }
 
 impl Section for HttpSourceConfig {
@@ -82,6 +92,10 @@ impl Section for HttpSourceConfig {
 
     fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
         self.tls.iter_mut().flat_map(TlsConfig::paths_mut).collect()
+    }
+
+    fn interval(&self) -> Option<std::time::Duration> {
+        self.interval.map(|i| i.0)
     }
 }
 
@@ -104,5 +118,9 @@ impl Section for TokenHttpSourceConfig {
 
     fn secret_files(&self) -> Vec<&Path> {
         self.token_file.as_deref().into_iter().collect()
+    }
+
+    fn interval(&self) -> Option<std::time::Duration> {
+        self.interval.map(|i| i.0)
     }
 }

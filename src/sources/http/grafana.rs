@@ -53,7 +53,7 @@ impl Source for GrafanaSource {
             let dashboards = hits.into_iter().map(|h| Dashboard { uid: h.uid, title: h.title }).collect();
             let answers = self.endpoint.answers(&self.planned).await;
             let snap = GrafanaSnapshot { dashboards, answers };
-            Ok(Gathered { data: SourceData::Grafana(Box::new(snap)), warnings: Vec::new() })
+            Ok(Gathered { data: SourceData::Grafana(std::sync::Arc::new(snap)), warnings: Vec::new() })
         })
     }
 }

@@ -50,7 +50,7 @@ mod tests {
         };
         s.services.insert("gateway".into(), ok);
         s.services.insert("ml".into(), ServiceProbe { error: Some("timed out".into()), ..Default::default() });
-        let snap = Snapshot { services: SourceState::Ready(s), ..Default::default() };
+        let snap = Snapshot { services: SourceState::Ready(s.into()), ..Default::default() };
         let fams = families(&snap);
         let find = |n: &str| fams.iter().find(|f| f.name() == n).unwrap();
         let ups: Vec<(String, f64)> = find("infrasage_service_up")

@@ -153,7 +153,7 @@ impl Source for PrometheusSource {
                 snap.queries.insert(q.clone(), self.query(q).await);
             }
             snap.answers = self.endpoint.answers(&self.planned).await;
-            Ok(Gathered { data: SourceData::Prometheus(Box::new(snap)), warnings: Vec::new() })
+            Ok(Gathered { data: SourceData::Prometheus(std::sync::Arc::new(snap)), warnings: Vec::new() })
         })
     }
 }

@@ -68,7 +68,7 @@ impl Source for ServicesSource {
                 let (name, probe) = joined.map_err(|e| format!("a probe task failed: {e}"))?;
                 snap.services.insert(name, probe);
             }
-            Ok(Gathered { data: SourceData::Services(Box::new(snap)), warnings: Vec::new() })
+            Ok(Gathered { data: SourceData::Services(std::sync::Arc::new(snap)), warnings: Vec::new() })
         })
     }
 }

@@ -20,6 +20,8 @@ pub struct KafkaConfig {
     pub topics: AllowDeny,
     #[serde(default)]
     pub consumer_groups: AllowDeny,
+    /// How often this source gathers (default: the global `interval`).
+    pub interval: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,5 +74,9 @@ impl Section for KafkaConfig {
 
     fn secret_files(&self) -> Vec<&Path> {
         self.sasl.iter().filter_map(|s| s.password_file.as_deref()).collect()
+    }
+
+    fn interval(&self) -> Option<std::time::Duration> {
+        self.interval.map(|i| i.0)
     }
 }

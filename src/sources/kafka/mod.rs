@@ -105,7 +105,7 @@ impl Source for KafkaSource {
     fn gather(&self) -> BoxFuture<'_, Result<Gathered, String>> {
         Box::pin(async move {
             let (snapshot, warnings) = self.collect().await?;
-            Ok(Gathered { data: SourceData::Kafka(Box::new(snapshot)), warnings })
+            Ok(Gathered { data: SourceData::Kafka(std::sync::Arc::new(snapshot)), warnings })
         })
     }
 }

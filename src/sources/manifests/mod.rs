@@ -396,7 +396,7 @@ impl Loader {
     }
 
     pub fn finish(self) -> Gathered {
-        Gathered { data: SourceData::Kubernetes(Box::new(self.snap)), warnings: self.warnings }
+        Gathered { data: SourceData::Kubernetes(std::sync::Arc::new(self.snap)), warnings: self.warnings }
     }
 
     /// Like [`Loader::finish`], but reading no object of a kind the items read is an error:
@@ -488,7 +488,7 @@ mod tests {
         l.add_text("test.yaml", text);
         let g = l.finish();
         let SourceData::Kubernetes(k) = g.data else { panic!("the manifest loader fills Kubernetes") };
-        (*k, g.warnings)
+        (std::sync::Arc::unwrap_or_clone(k), g.warnings)
     }
 
     #[test]
@@ -591,7 +591,7 @@ metadata: { name: fine }
 
     fn snap(g: Gathered) -> KubeSnapshot {
         let SourceData::Kubernetes(k) = g.data else { panic!("the manifest loader fills Kubernetes") };
-        *k
+        std::sync::Arc::unwrap_or_clone(k)
     }
 
     const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cm }\ndata: { a: b }\n";
