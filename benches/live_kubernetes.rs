@@ -120,6 +120,7 @@ fn measure(rt: &tokio::runtime::Runtime, config_path: &Path, label: &str) {
     let engine = Engine::from_config(&config).unwrap();
     let (mut whole, mut gather, mut checks) = (Vec::new(), Vec::new(), Vec::new());
     let mut objects = 0;
+    let mut last = None;
     for _ in 0..5 {
         let t = Instant::now();
         rt.block_on(engine.evaluate());
@@ -137,7 +138,34 @@ fn measure(rt: &tokio::runtime::Runtime, config_path: &Path, label: &str) {
         let results = engine.run_checks(&snapshot, chrono::Utc::now());
         checks.push(t.elapsed());
         assert_eq!(results.len(), infrasage_readiness::catalogue::ITEMS.len());
+        last = Some(snapshot);
     }
+    // Where the checks' time goes: the slowest items, each the median of 5 runs.
+    let snapshot = last.unwrap();
+    let mut per_item: Vec<(Duration, &str)> = infrasage_readiness::checks::REGISTRY
+        .iter()
+        .map(|r| {
+            let item = infrasage_readiness::catalogue::find(r.id).unwrap();
+            let params = infrasage_readiness::catalogue::Params::resolve(item, None);
+            let ctx = infrasage_readiness::checks::CheckCtx {
+                item,
+                snapshot: &snapshot,
+                params: &params,
+                now: chrono::Utc::now(),
+                attestation: None,
+            };
+            let runs = (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = (r.check)(&ctx);
+                    t.elapsed()
+                })
+                .collect();
+            (median(runs), r.id)
+        })
+        .collect();
+    per_item.sort_by(|a, b| b.cmp(a));
+    let top: Vec<String> = per_item.iter().take(5).map(|(d, id)| format!("{id} {d:.1?}")).collect();
     let time = Command::new("/usr/bin/time")
         .arg("-v")
         .arg(env!("CARGO_BIN_EXE_infrasage-readiness"))
@@ -157,6 +185,7 @@ fn measure(rt: &tokio::runtime::Runtime, config_path: &Path, label: &str) {
         field("Elapsed (wall clock)"),
         field("Maximum resident set size"),
     );
+    println!("{:<34} slowest items: {}", "", top.join(", "));
 }
 
 fn main() {

@@ -189,12 +189,29 @@ where
     let mut out = Vec::new();
     loop {
         let page = api.list(&params).await?;
-        out.extend(page.items);
+        out.extend(page.items.into_iter().map(slim));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => return Ok(out),
         }
     }
+}
+
+/// What no item reads and the API server adds to every object, often more than the object:
+/// the field managers' records and `kubectl apply`'s copy of the whole manifest. Dropped as
+/// each page arrives, so a large namespace costs what the items read.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+fn slim<K: kube::Resource>(mut object: K) -> K {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+        if a.is_empty() {
+            meta.annotations = None;
+        }
+    }
+    object
 }
 
 /// A 403 or 404 affects one kind; anything else (unreachable, timeouts, 5xx) fails the source.

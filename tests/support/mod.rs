@@ -78,5 +78,6 @@ pub fn assert_snapshot(name: &str, actual: &str) {
 pub mod bundle;
 pub mod echo;
 pub mod fake_http;
+pub mod faults;
 pub mod kafka;
 pub mod promstack;
