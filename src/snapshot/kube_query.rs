@@ -216,7 +216,12 @@ impl KubeSnapshot {
     /// controller are left out: their owner is the workload. Found once per snapshot (every item
     /// walks them, and a cluster has 10,000s of pods), then rebuilt from positions.
     pub fn workloads(&self) -> Vec<Workload<'_>> {
-        let index = self.workload_index.get_or_init(|| {
+        self.workload_positions().iter().map(|&(kind, i)| self.workload_at(kind, i)).collect()
+    }
+
+    /// Where the workloads in scope are (kind, position in its list), found once.
+    fn workload_positions(&self) -> &[(KubeKind, usize)] {
+        self.workload_index.get_or_init(|| {
             let scope: std::collections::HashSet<&str> = self.scope.namespaces.iter().map(String::as_str).collect();
             let mut at = Vec::new();
             let counts = [
@@ -237,8 +242,7 @@ impl KubeSnapshot {
                 }
             }
             at
-        });
-        index.iter().map(|&(kind, i)| self.workload_at(kind, i)).collect()
+        })
     }
 
     fn workload_at(&self, kind: KubeKind, i: usize) -> Workload<'_> {
@@ -331,20 +335,29 @@ impl KubeSnapshot {
     /// The workloads of a component: by label selector (object or pod template labels),
     /// falling back to the workload name where no workload carries the labels.
     pub fn component_workloads(&self, component: Component) -> Vec<Workload<'_>> {
-        let Some(sel) = self.selector(component) else { return Vec::new() };
-        let all = self.workloads();
-        let by_label: Vec<_> = all
-            .iter()
-            .copied()
-            .filter(|w| {
-                !sel.labels.is_empty()
-                    && (labels_match(&sel.labels, w.meta.labels.as_ref()) || labels_match(&sel.labels, w.pod_labels))
-            })
-            .collect();
-        if !by_label.is_empty() {
-            return by_label;
-        }
-        all.into_iter().filter(|w| name_matches(w.name(), &sel.name)).collect()
+        let index = self.component_index.get_or_init(|| {
+            let all = self.workloads();
+            let mut out = BTreeMap::new();
+            for (key, sel) in &self.scope.components {
+                let by_label: Vec<usize> = (0..all.len())
+                    .filter(|&i| {
+                        let w = &all[i];
+                        !sel.labels.is_empty()
+                            && (labels_match(&sel.labels, w.meta.labels.as_ref())
+                                || labels_match(&sel.labels, w.pod_labels))
+                    })
+                    .collect();
+                let found = match by_label.is_empty() {
+                    false => by_label,
+                    true => (0..all.len()).filter(|&i| name_matches(all[i].name(), &sel.name)).collect(),
+                };
+                out.insert(key.clone(), found);
+            }
+            out
+        });
+        let positions = self.workload_positions();
+        let at = index.get(component.key()).map(Vec::as_slice).unwrap_or_default();
+        at.iter().map(|&p| self.workload_at(positions[p].0, positions[p].1)).collect()
     }
 
     /// Services in scope that route to a component's pods, or carry its labels or name.

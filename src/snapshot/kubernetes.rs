@@ -218,6 +218,9 @@ pub struct KubeSnapshot {
     /// Where the workloads in scope are, found on first use by `workloads()`. The snapshot is
     /// read-only once gathered; a clone starts without it, so a test may edit a clone freely.
     pub workload_index: WorkloadIndex,
+    /// Each component's workloads, as positions in the workload index, found on first use:
+    /// items ask for them over and over.
+    pub component_index: ComponentIndex,
 }
 
 #[derive(Debug, Default)]
@@ -232,5 +235,20 @@ impl WorkloadIndex {
 impl Clone for WorkloadIndex {
     fn clone(&self) -> Self {
         WorkloadIndex::default()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ComponentIndex(std::sync::OnceLock<BTreeMap<String, Vec<usize>>>);
+
+impl ComponentIndex {
+    pub fn get_or_init(&self, f: impl FnOnce() -> BTreeMap<String, Vec<usize>>) -> &BTreeMap<String, Vec<usize>> {
+        self.0.get_or_init(f)
+    }
+}
+
+impl Clone for ComponentIndex {
+    fn clone(&self) -> Self {
+        ComponentIndex::default()
     }
 }

@@ -141,6 +141,33 @@ async fn load(client: Client, s: &Settings) -> Result<Gathered, String> {
 }
 
 async fn list_kind(client: Client, kind: KubeKind, ns: Option<String>) -> Result<Listed, String> {
+    trait Trim {
+        fn trim(&mut self) {}
+    }
+    // A pod's status (conditions, container statuses) is read by no item: the workloads'
+    // statuses say what is available.
+    impl Trim for Pod {
+        fn trim(&mut self) {
+            self.status = None;
+        }
+    }
+    impl Trim for Deployment {}
+    impl Trim for StatefulSet {}
+    impl Trim for DaemonSet {}
+    impl Trim for CronJob {}
+    impl Trim for Job {}
+    impl Trim for Service {}
+    impl Trim for Ingress {}
+    impl Trim for NetworkPolicy {}
+    impl Trim for PodDisruptionBudget {}
+    impl Trim for HorizontalPodAutoscaler {}
+    impl Trim for PersistentVolumeClaim {}
+    impl Trim for PersistentVolume {}
+    impl Trim for StorageClass {}
+    impl Trim for ConfigMap {}
+    fn trim<K: Trim>(object: &mut K) {
+        object.trim();
+    }
     macro_rules! list {
         ($ty:ty, $field:ident) => {{
             let api: Api<$ty> = match &ns {
@@ -154,7 +181,7 @@ async fn list_kind(client: Client, kind: KubeKind, ns: Option<String>) -> Result
             list!(@run api, $field)
         }};
         (@run $api:ident, $field:ident) => {{
-            match list_all(&$api).await {
+            match list_all(&$api, trim).await {
                 Ok(items) => Listed::Objects(Box::new(move |snap: &mut KubeSnapshot| snap.$field.extend(items))),
                 Err(e) => unreadable_or_fail(kind, ns.as_deref(), e)?,
             }
@@ -180,8 +207,9 @@ async fn list_kind(client: Client, kind: KubeKind, ns: Option<String>) -> Result
     })
 }
 
-/// Every page of a list (`limit` + `continue`).
-async fn list_all<K>(api: &Api<K>) -> Result<Vec<K>, kube::Error>
+/// Every page of a list (`limit` + `continue`), each object trimmed to what the items read as
+/// its page arrives.
+async fn list_all<K>(api: &Api<K>, trim: fn(&mut K)) -> Result<Vec<K>, kube::Error>
 where
     K: kube::Resource + Clone + DeserializeOwned + Debug,
 {
@@ -189,7 +217,11 @@ where
     let mut out = Vec::new();
     loop {
         let page = api.list(&params).await?;
-        out.extend(page.items.into_iter().map(slim));
+        out.extend(page.items.into_iter().map(|o| {
+            let mut o = slim(o);
+            trim(&mut o);
+            o
+        }));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => return Ok(out),
