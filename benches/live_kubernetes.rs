@@ -188,6 +188,30 @@ fn measure(rt: &tokio::runtime::Runtime, config_path: &Path, label: &str) {
     println!("{:<34} slowest items: {}", "", top.join(", "));
 }
 
+/// The exporter's RSS after five evaluations two seconds apart (steady: one snapshot kept,
+/// the next being listed) and its peak, from /proc: what the Deployment's memory must hold.
+fn serve_rss(config_path: &Path, label: &str) {
+    let text = std::fs::read_to_string(config_path).unwrap();
+    let fast = config_path.with_extension("serve.yaml");
+    std::fs::write(&fast, format!("interval: 2s\n{text}")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infrasage-readiness"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(&fast)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(11));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let field = |k: &str| {
+        status.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("?").to_string()
+    };
+    println!("{label:<34} exporter RSS {} KiB, peak {} KiB", field("VmRSS:"), field("VmHWM:"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn main() {
     let kubeconfig = cluster("start");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -206,7 +230,9 @@ fn main() {
     );
     let dir = tempfile::tempdir().unwrap();
     for n in [25, 50, 100] {
-        measure(&rt, &write_config(dir.path(), &kubeconfig, n), &format!("live, {n} namespaces"));
+        let config = write_config(dir.path(), &kubeconfig, n);
+        measure(&rt, &config, &format!("live, {n} namespaces"));
+        serve_rss(&config, &format!("serve, {n} namespaces"));
     }
     cluster("reset");
 }

@@ -150,7 +150,12 @@ impl SourceLoops {
                 loop {
                     ticks.tick().await;
                     let outcome = gather_one(source.as_ref(), &history).await;
-                    *keep.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+                    let previous = keep.lock().unwrap_or_else(|p| p.into_inner()).replace(outcome);
+                    // The previous data set goes once no evaluation holds it; its pages go back
+                    // to the system, or the exporter would stay at two data sets' worth.
+                    if previous.is_some_and(|p| p.result.is_ok()) {
+                        crate::memory::release_free_memory_now_and_then();
+                    }
                 }
             });
             tasks.push(task.abort_handle());

@@ -12,6 +12,7 @@ pub mod expr;
 #[cfg(test)]
 pub mod fixtures;
 pub mod gathering;
+pub mod memory;
 pub mod metrics;
 pub mod outcome;
 pub mod plan;

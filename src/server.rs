@@ -287,22 +287,10 @@ impl Connections {
             trim
         };
         if trim {
-            release_free_memory();
+            crate::memory::release_free_memory();
         }
     }
 }
-
-/// Hands the allocator's free pages back to the system.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
 
 /// Takes a connection out of the table however its task ends (finished or aborted).
 struct Leave(Arc<Connections>, u64);
