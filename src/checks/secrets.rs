@@ -33,6 +33,9 @@ pub fn jwt_secret_strong(ctx: &CheckCtx) -> CheckResult {
     for w in &workloads {
         let ns = w.namespace();
         for (c, init) in w.containers() {
+            if !KubeSnapshot::can_set_env(c, env_name) {
+                continue;
+            }
             let env = k.resolve_env(ns, c);
             let here = w.container_ref(c, init);
             let Some(value) = env.get(env_name) else {
@@ -182,6 +185,9 @@ pub fn anthropic_key_from_secret(ctx: &CheckCtx) -> CheckResult {
 
     for w in k.workloads() {
         for (c, init) in w.containers() {
+            if !KubeSnapshot::can_set_env(c, env_name) {
+                continue;
+            }
             let env = k.resolve_env(w.namespace(), c);
             let here = w.container_ref(c, init);
             match env.get(env_name) {

@@ -72,6 +72,13 @@ enum Lookup<T> {
 }
 
 impl KubeSnapshot {
+    /// Whether a container can set `name` at all: it names it in `env`, or takes `envFrom`.
+    /// Where it cannot, [`Self::resolve_env`] would find neither the variable nor a source it
+    /// could hide in: items asking for one variable skip such containers (most, in a cluster).
+    pub fn can_set_env(c: &Container, name: &str) -> bool {
+        c.env_from.as_ref().is_some_and(|f| !f.is_empty()) || c.env.iter().flatten().any(|v| v.name == name)
+    }
+
     pub fn resolve_env(&self, namespace: &str, c: &Container) -> ResolvedEnv {
         let mut env = ResolvedEnv::default();
         for from in c.env_from.iter().flatten() {
