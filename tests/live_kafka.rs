@@ -503,3 +503,36 @@ fn tls_with_a_client_certificate_connects_and_a_wrong_ca_is_an_error() {
     let (checks, _) = check_once(&anonymous);
     assert_eq!(status(&checks["kafka_min_brokers"]), "error", "{}", checks["kafka_min_brokers"]);
 }
+
+/// Lag in seconds on the real cluster: records written at a moment we know, a group committed
+/// before them; the exporter's figure is the time since they were written, within one
+/// collection interval (1 s here) of the truth, and 0 once the group catches up.
+#[test]
+fn lag_in_seconds_is_within_one_interval_of_the_truth() {
+    let Some((_g, k)) = kafka() else { return };
+    let scope = unique("lagsec");
+    let (topic, group) = (format!("{scope}-t"), format!("{scope}-g"));
+    k.create_topic(&topic, 1, 3, &[]);
+    k.produce(&topic, 0, 3);
+    k.commit(&group, &topic, &[(0, 3)]);
+    let dir = tempfile::tempdir().unwrap();
+    let e = Exporter::start(&config(&dir, &scope, ""), &[]);
+    let seconds = |e: &Exporter| {
+        e.metrics().get(
+            "infrasage_kafka_consumergroup_lag_seconds",
+            &[("consumergroup", &group), ("topic", &topic), ("partition", "0")],
+        )
+    };
+    e.wait("caught up reads 0 s", 10, |e| seconds(e) == Some(0.0));
+    // The exporter has seen the mark at 3; records 3.. are written now.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let written = Instant::now();
+    k.produce(&topic, 0, 5);
+    std::thread::sleep(Duration::from_secs(4));
+    let (lag, truth) = (seconds(&e).expect("a lag in seconds"), written.elapsed().as_secs_f64());
+    // One interval of interpolation, plus the age of the last evaluation (one more interval).
+    assert!(lag <= truth + 0.5 && lag >= truth - 2.5, "lag {lag:.2} s, truth {truth:.2} s");
+    eprintln!("lag in seconds: exporter {lag:.2} s, truth {truth:.2} s, error {:.2} s", truth - lag);
+    k.commit(&group, &topic, &[(0, 8)]);
+    e.wait("caught up again", 10, |e| seconds(e) == Some(0.0));
+}

@@ -134,6 +134,7 @@ mod tests {
                     low: Some(*low),
                     high: Some(*high),
                     bounded: None,
+                    history: Vec::new(),
                 })
                 .collect(),
             retention_ms: Some(604_800_000),
@@ -161,6 +162,7 @@ mod tests {
             controller_id: Some(1),
             topics: vec![topic("__consumer_offsets", 1, &[(0, 0)]), topic("events", 3, &[(0, 100), (0, 50), (10, 30)])],
             groups: vec![group("telemetry-operator", &[("events", 0, 90), ("events", 1, 50)])],
+            collected_at_ms: 0,
         }
     }
 

@@ -8,6 +8,8 @@ pub struct KafkaSnapshot {
     pub controller_id: Option<i32>,
     pub topics: Vec<Topic>,
     pub groups: Vec<Group>,
+    /// When the watermarks were read (Unix ms): what lag in seconds is measured against.
+    pub collected_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,50 @@ pub struct Partition {
     /// Read only where `retention.bytes` bounds the topic: the bytes the leader's log holds
     /// (DescribeLogDirs) and the timestamp of its oldest record (ListOffsets by time).
     pub bounded: Option<BoundedLog>,
+    /// The high watermark each time it was seen to change, oldest first (bounded), kept by the
+    /// source across collections: when each offset was written, to within one collection.
+    pub history: Vec<HighMark>,
+}
+
+/// A high watermark and when a collection first saw it (Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HighMark {
+    pub offset: i64,
+    pub at_ms: i64,
+}
+
+/// How far behind in time a committed offset is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LagSeconds {
+    pub seconds: f64,
+    /// The commit is older than the history kept: the lag is at least this.
+    pub lower_bound: bool,
+}
+
+impl Partition {
+    /// Seconds since the record at `committed` (the next one the group will read) was written,
+    /// at `now_ms`: 0 when caught up; else the moment the high watermark passed `committed`,
+    /// interpolated between the two collections that saw it before and after (so the error is
+    /// at most one collection interval). None without a high watermark or a history.
+    pub fn lag_seconds(&self, committed: i64, now_ms: i64) -> Option<LagSeconds> {
+        let high = self.high?;
+        if committed >= high {
+            return Some(LagSeconds { seconds: 0.0, lower_bound: false });
+        }
+        let first = self.history.first()?;
+        let since = |at_ms: i64| ((now_ms - at_ms).max(0) as f64) / 1000.0;
+        // The first mark past the commit: the record was written between it and the one before.
+        match self.history.iter().position(|m| m.offset > committed) {
+            None => Some(LagSeconds { seconds: since(first.at_ms), lower_bound: true }),
+            Some(0) if first.offset > committed => Some(LagSeconds { seconds: since(first.at_ms), lower_bound: true }),
+            Some(i) => {
+                let (before, after) = (self.history[i - 1], self.history[i]);
+                let share = (committed + 1 - before.offset) as f64 / (after.offset - before.offset) as f64;
+                let written = before.at_ms as f64 + share * (after.at_ms - before.at_ms) as f64;
+                Some(LagSeconds { seconds: ((now_ms as f64 - written) / 1000.0).max(0.0), lower_bound: false })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,5 +213,35 @@ impl KafkaSnapshot {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_in_seconds_from_the_high_watermark_history() {
+        let mark = |offset, at_ms| HighMark { offset, at_ms };
+        // 10 records a second from t=0 (offset 0) to t=10 s (offset 100).
+        let p = Partition {
+            high: Some(100),
+            history: vec![mark(0, 0), mark(50, 5_000), mark(100, 10_000)],
+            ..Default::default()
+        };
+        let at = |c| p.lag_seconds(c, 12_000).unwrap();
+        assert_eq!(at(100), LagSeconds { seconds: 0.0, lower_bound: false }, "caught up");
+        assert_eq!(at(120), LagSeconds { seconds: 0.0, lower_bound: false }, "a commit past the mark");
+        // Offset 59 was written when the mark reached 60: 6 s, so 6 s behind at 12 s.
+        let l = at(59);
+        assert!((l.seconds - 6.0).abs() < 1e-9 && !l.lower_bound, "{l:?}");
+        // Offset 99 was written at 10 s: 2 s behind.
+        assert!((at(99).seconds - 2.0).abs() < 1e-9);
+        // Older than the history: at least since its first mark.
+        let old =
+            Partition { high: Some(100), history: vec![mark(50, 5_000), mark(100, 10_000)], ..Default::default() };
+        assert_eq!(old.lag_seconds(10, 12_000), Some(LagSeconds { seconds: 7.0, lower_bound: true }));
+        assert_eq!(Partition { high: Some(5), ..Default::default() }.lag_seconds(1, 0), None, "no history");
+        assert_eq!(Partition::default().lag_seconds(1, 0), None, "no high watermark");
     }
 }

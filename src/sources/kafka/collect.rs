@@ -80,6 +80,7 @@ impl KafkaSource {
                     low: None,
                     high: None,
                     bounded: None,
+                    history: Vec::new(),
                 })
                 .collect();
             partitions.sort_by_key(|p| p.id);
@@ -132,7 +133,9 @@ impl KafkaSource {
             g.committed.retain(|c| self.topics.matches(&c.topic));
         }
         let controller_id = (meta.controller_id.0 >= 0).then_some(meta.controller_id.0);
-        Ok((KafkaSnapshot { brokers, controller_id, topics, groups }, warnings))
+        let collected_at_ms = chrono::Utc::now().timestamp_millis();
+        self.remember_marks(&mut topics, collected_at_ms);
+        Ok((KafkaSnapshot { brokers, controller_id, topics, groups, collected_at_ms }, warnings))
     }
 
     /// The cluster metadata from the first broker that answers: brokers known from the last

@@ -147,12 +147,47 @@ pub fn render(k: &KafkaSnapshot, out: &mut String) {
             g.sample(&[(&grp.id).into(), s.into()], if s == grp.state { 1.0 } else { 0.0 });
         }
     }
+    lag_seconds(k, out);
     let mut g =
         Gauge::new(out, "infrasage_kafka_consumergroup_members", "Members of a consumer group.", &["consumergroup"]);
     for grp in &k.groups {
         if let Some(m) = grp.members {
             g.sample(&[(&grp.id).into()], m as f64);
         }
+    }
+}
+
+/// Lag in time: per committed partition, and the worst per group and topic.
+fn lag_seconds(k: &KafkaSnapshot, out: &mut String) {
+    let partitions: std::collections::HashMap<(&str, i32), &crate::snapshot::kafka::Partition> =
+        k.topics.iter().flat_map(|t| t.partitions.iter().map(move |p| ((t.name.as_str(), p.id), p))).collect();
+    let mut worst: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+    let mut g = Gauge::new(
+        out,
+        "infrasage_kafka_consumergroup_lag_seconds",
+        "Seconds since the record at the consumer group's committed offset was written (0 when caught up): \
+         when the partition's high watermark passed the commit, interpolated between the collections that saw \
+         it (error about one collection interval). Where the commit is older than the watermark history kept \
+         (64 changes a partition), a lower bound. No series until a partition's history holds its commit's time.",
+        &["consumergroup", "partition", "topic"],
+    );
+    for grp in k.groups.iter().filter(|g| g.offsets_error.is_none()) {
+        for c in &grp.committed {
+            let Some(p) = partitions.get(&(c.topic.as_str(), c.partition)) else { continue };
+            let Some(l) = p.lag_seconds(c.offset, k.collected_at_ms) else { continue };
+            g.sample(&[(&grp.id).into(), c.partition.into(), (&c.topic).into()], l.seconds);
+            let w = worst.entry((grp.id.as_str(), c.topic.as_str())).or_insert(0.0);
+            *w = w.max(l.seconds);
+        }
+    }
+    let mut g = Gauge::new(
+        out,
+        "infrasage_kafka_consumergroup_lag_seconds_max",
+        "The largest infrasage_kafka_consumergroup_lag_seconds of a consumer group over a topic's partitions.",
+        &["consumergroup", "topic"],
+    );
+    for ((grp, topic), w) in worst {
+        g.sample(&[grp.into(), topic.into()], w);
     }
 }
 
@@ -170,8 +205,10 @@ mod tests {
             low,
             high,
             bounded: None,
+            history: Vec::new(),
         };
         KafkaSnapshot {
+            collected_at_ms: 12_000,
             brokers: vec![Broker { id: 1, host: "h".into(), port: 1, rack: None }],
             controller_id: Some(1),
             topics: vec![Topic {
@@ -218,6 +255,32 @@ mod tests {
             samples(t).into_iter().filter(|(m, l, _)| m == metric && *l == want).map(|(_, _, v)| v).collect();
         assert!(found.len() <= 1, "{metric}{labels:?} twice in\n{t}");
         found.first().copied()
+    }
+
+    #[test]
+    fn lag_in_seconds_where_the_history_says_when_the_commit_was_written() {
+        use crate::snapshot::kafka::HighMark;
+        let mut k = snapshot();
+        // Partition 0: offsets 0..100 written over 10 s; the group is at 60. Partition 1 is
+        // caught up (40 of 40); partition 2 has no history yet.
+        k.topics[0].partitions[0].history =
+            vec![HighMark { offset: 0, at_ms: 0 }, HighMark { offset: 100, at_ms: 10_000 }];
+        k.topics[0].partitions[1].history = vec![HighMark { offset: 40, at_ms: 1_000 }];
+        let t = text(&k);
+        let at = |p| {
+            value(
+                &t,
+                "infrasage_kafka_consumergroup_lag_seconds",
+                &[("consumergroup", "g"), ("partition", p), ("topic", "events")],
+            )
+        };
+        // Offset 60 was written when the mark passed 61: at 6.1 s; collected at 12 s.
+        assert!((at("0").unwrap() - 5.9).abs() < 1e-9, "{t}");
+        assert_eq!(at("1"), Some(0.0));
+        assert_eq!(at("2"), None);
+        let max =
+            value(&t, "infrasage_kafka_consumergroup_lag_seconds_max", &[("consumergroup", "g"), ("topic", "events")]);
+        assert!((max.unwrap() - 5.9).abs() < 1e-9);
     }
 
     #[test]

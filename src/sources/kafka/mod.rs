@@ -19,6 +19,7 @@ use regex::Regex;
 use super::{BoxFuture, Gathered, Source};
 use crate::catalogue::SourceId;
 use crate::config::KafkaConfig;
+use crate::snapshot::kafka::{HighMark, Topic};
 use crate::snapshot::SourceData;
 
 /// A name filter from the config's allow/deny patterns (validated at load).
@@ -65,6 +66,39 @@ pub struct KafkaSource {
     topics: Filter,
     groups: Filter,
     memory: Mutex<Memory>,
+    /// Each partition's high-watermark changes, kept across collections for lag in seconds.
+    marks: Mutex<HashMap<(String, i32), Vec<HighMark>>>,
+}
+
+/// High-watermark changes kept per partition: at a 60 s interval and a busy topic, an hour.
+const MARKS_KEPT: usize = 64;
+
+/// Adds this collection's high watermarks to `kept` (a change makes a mark; an unchanged one
+/// adds nothing), forgets partitions no longer there (a deleted topic starts afresh), and
+/// hands each partition its history.
+fn remember_marks(kept: &mut HashMap<(String, i32), Vec<HighMark>>, topics: &mut [Topic], now_ms: i64) {
+    let mut seen: HashMap<(String, i32), Vec<HighMark>> = HashMap::with_capacity(kept.len());
+    for t in topics.iter_mut() {
+        for p in &mut t.partitions {
+            let key = (t.name.clone(), p.id);
+            let mut marks = kept.remove(&key).unwrap_or_default();
+            if let Some(high) = p.high {
+                // A lower mark: the topic was recreated, or the log truncated. Start over.
+                if marks.last().is_some_and(|last| high < last.offset) {
+                    marks.clear();
+                }
+                if marks.last().is_none_or(|last| last.offset != high) {
+                    marks.push(HighMark { offset: high, at_ms: now_ms });
+                }
+                if marks.len() > MARKS_KEPT {
+                    marks.drain(..marks.len() - MARKS_KEPT);
+                }
+            }
+            p.history = marks.clone();
+            seen.insert(key, marks);
+        }
+    }
+    *kept = seen;
 }
 
 impl KafkaSource {
@@ -89,7 +123,15 @@ impl KafkaSource {
             groups: Filter::new(c.consumer_groups.allow.as_deref(), c.consumer_groups.deny.as_deref())
                 .map_err(|e| e.replace("kafka.", "kafka.consumer_groups."))?,
             memory: Mutex::new(Memory::default()),
+            marks: Mutex::new(HashMap::new()),
         })
+    }
+}
+
+impl KafkaSource {
+    fn remember_marks(&self, topics: &mut [Topic], now_ms: i64) {
+        let mut kept = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        remember_marks(&mut kept, topics, now_ms);
     }
 }
 
@@ -121,5 +163,37 @@ mod tests {
         assert!(!f.matches("telemetry-events-dlq"));
         assert!(!f.matches("audit"));
         assert!(Filter::default().matches("anything"));
+    }
+
+    fn topic(name: &str, highs: &[Option<i64>]) -> Topic {
+        let partitions = highs
+            .iter()
+            .enumerate()
+            .map(|(i, h)| crate::snapshot::kafka::Partition { id: i as i32, high: *h, ..Default::default() })
+            .collect();
+        Topic { name: name.into(), partitions, ..Default::default() }
+    }
+
+    #[test]
+    fn marks_record_changes_only_forget_deleted_partitions_and_restart_on_a_lower_mark() {
+        let mut kept = HashMap::new();
+        let mut t = vec![topic("a", &[Some(10), Some(5)]), topic("b", &[Some(1)])];
+        remember_marks(&mut kept, &mut t, 1_000);
+        let mut t = vec![topic("a", &[Some(10), Some(8)])];
+        remember_marks(&mut kept, &mut t, 2_000);
+        assert_eq!(t[0].partitions[0].history, [HighMark { offset: 10, at_ms: 1_000 }], "unchanged: no new mark");
+        assert_eq!(
+            t[0].partitions[1].history,
+            [HighMark { offset: 5, at_ms: 1_000 }, HighMark { offset: 8, at_ms: 2_000 }]
+        );
+        assert!(!kept.contains_key(&("b".to_string(), 0)), "a deleted topic's history goes");
+        let mut t = vec![topic("a", &[Some(3), Some(8)])];
+        remember_marks(&mut kept, &mut t, 3_000);
+        assert_eq!(t[0].partitions[0].history, [HighMark { offset: 3, at_ms: 3_000 }], "recreated: starts over");
+        for i in 0..200 {
+            let mut t = vec![topic("a", &[Some(100 + i), Some(8)])];
+            remember_marks(&mut kept, &mut t, 4_000 + i);
+        }
+        assert_eq!(kept[&("a".to_string(), 0)].len(), MARKS_KEPT);
     }
 }
