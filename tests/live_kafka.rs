@@ -506,7 +506,8 @@ fn tls_with_a_client_certificate_connects_and_a_wrong_ca_is_an_error() {
 
 /// Lag in seconds on the real cluster: records written at a moment we know, a group committed
 /// before them; the exporter's figure is the time since they were written, within one
-/// collection interval (1 s here) of the truth, and 0 once the group catches up.
+/// collection interval (1 s here) of the truth, and 0 once the group catches up; its status is
+/// `stopped` while its commit stands with lag and no member, `ok` once caught up.
 #[test]
 fn lag_in_seconds_is_within_one_interval_of_the_truth() {
     let Some((_g, k)) = kafka() else { return };
@@ -533,6 +534,14 @@ fn lag_in_seconds_is_within_one_interval_of_the_truth() {
     // One interval of interpolation, plus the age of the last evaluation (one more interval).
     assert!(lag <= truth + 0.5 && lag >= truth - 2.5, "lag {lag:.2} s, truth {truth:.2} s");
     eprintln!("lag in seconds: exporter {lag:.2} s, truth {truth:.2} s, error {:.2} s", truth - lag);
+    // Caught up within its window (10 collections) it is still ok; once its commit has stood
+    // with lag and no member for the whole window: stopped.
+    let status = |e: &Exporter, s: &str| {
+        e.metrics().get("infrasage_kafka_consumergroup_status", &[("consumergroup", &group), ("status", s)])
+    };
+    assert_eq!(status(&e, "ok"), Some(1.0));
+    e.wait("stopped once the window holds no catch-up", 20, |e| status(e, "stopped") == Some(1.0));
     k.commit(&group, &topic, &[(0, 8)]);
     e.wait("caught up again", 10, |e| seconds(e) == Some(0.0));
+    e.wait("ok once caught up", 10, |e| status(e, "ok") == Some(1.0));
 }

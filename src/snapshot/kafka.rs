@@ -148,6 +148,74 @@ pub struct Group {
     pub committed: Vec<Committed>,
     /// Why the committed offsets could not be read this time (the coordinator moved, ...).
     pub offsets_error: Option<String>,
+    /// This group at each of the last collections, oldest first, this one last: what its
+    /// status is judged over (kept by the source).
+    pub window: Vec<GroupSample>,
+}
+
+/// A group as one collection saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupSample {
+    /// Lag summed over its committed partitions.
+    pub lag: i64,
+    /// Its committed offsets summed: unchanged exactly when no commit moved.
+    pub committed: i64,
+    pub members: Option<usize>,
+    /// Its offsets could not be read.
+    pub error: bool,
+}
+
+/// Burrow's evaluation restated for this data, over a group's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupStatus {
+    /// Caught up at some point of the window, or catching up.
+    Ok,
+    /// Commits move, but the lag grows across the window.
+    Lagging,
+    /// Commits do not move and there is lag.
+    Stalled,
+    /// As stalled, with no member left.
+    Stopped,
+    /// Its offsets could not be read.
+    Error,
+}
+
+impl GroupStatus {
+    pub const ALL: [GroupStatus; 5] =
+        [GroupStatus::Ok, GroupStatus::Lagging, GroupStatus::Stalled, GroupStatus::Stopped, GroupStatus::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Ok => "ok",
+            GroupStatus::Lagging => "lagging",
+            GroupStatus::Stalled => "stalled",
+            GroupStatus::Stopped => "stopped",
+            GroupStatus::Error => "error",
+        }
+    }
+}
+
+impl Group {
+    /// Its status over its window (collections where the offsets could not be read left out,
+    /// unless this one is such).
+    pub fn status(&self) -> GroupStatus {
+        let Some(now) = self.window.last() else { return GroupStatus::Ok };
+        if now.error {
+            return GroupStatus::Error;
+        }
+        let read: Vec<&GroupSample> = self.window.iter().filter(|s| !s.error).collect();
+        let first = read[0];
+        if read.iter().any(|s| s.lag == 0) || now.lag < first.lag || read.len() < 2 {
+            return GroupStatus::Ok;
+        }
+        let moved = read.iter().any(|s| s.committed != first.committed);
+        match (moved, now.members) {
+            (false, Some(0)) => GroupStatus::Stopped,
+            (false, _) => GroupStatus::Stalled,
+            (true, _) if now.lag > first.lag => GroupStatus::Lagging,
+            (true, _) => GroupStatus::Ok,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,5 +311,23 @@ mod tests {
         assert_eq!(old.lag_seconds(10, 12_000), Some(LagSeconds { seconds: 7.0, lower_bound: true }));
         assert_eq!(Partition { high: Some(5), ..Default::default() }.lag_seconds(1, 0), None, "no history");
         assert_eq!(Partition::default().lag_seconds(1, 0), None, "no high watermark");
+    }
+
+    #[test]
+    fn group_status_over_the_window() {
+        let s = |lag, committed, members| GroupSample { lag, committed, members: Some(members), error: false };
+        let status = |window: Vec<GroupSample>| Group { window, ..Default::default() }.status();
+        assert_eq!(status(vec![]), GroupStatus::Ok, "not seen yet");
+        assert_eq!(status(vec![s(50, 10, 1)]), GroupStatus::Ok, "one look says nothing yet");
+        assert_eq!(status(vec![s(5, 10, 1), s(0, 15, 1), s(3, 18, 1)]), GroupStatus::Ok, "caught up in the window");
+        assert_eq!(status(vec![s(50, 10, 1), s(40, 30, 1)]), GroupStatus::Ok, "catching up");
+        assert_eq!(status(vec![s(20, 10, 1), s(20, 30, 1)]), GroupStatus::Ok, "moving, steady lag");
+        assert_eq!(status(vec![s(20, 10, 1), s(25, 30, 1), s(40, 50, 1)]), GroupStatus::Lagging);
+        assert_eq!(status(vec![s(20, 10, 1), s(30, 10, 1)]), GroupStatus::Stalled, "commits stand, lag > 0");
+        assert_eq!(status(vec![s(20, 10, 0), s(30, 10, 0)]), GroupStatus::Stopped, "and nobody is left");
+        let unreadable = GroupSample { error: true, ..s(0, 0, 1) };
+        assert_eq!(status(vec![s(20, 10, 1), unreadable]), GroupStatus::Error);
+        // A collection that could not read the offsets (a coordinator move) is left out.
+        assert_eq!(status(vec![s(20, 10, 1), unreadable, s(30, 10, 1)]), GroupStatus::Stalled);
     }
 }

@@ -135,7 +135,9 @@ impl KafkaSource {
         let controller_id = (meta.controller_id.0 >= 0).then_some(meta.controller_id.0);
         let collected_at_ms = chrono::Utc::now().timestamp_millis();
         self.remember_marks(&mut topics, collected_at_ms);
-        Ok((KafkaSnapshot { brokers, controller_id, topics, groups, collected_at_ms }, warnings))
+        let mut snapshot = KafkaSnapshot { brokers, controller_id, topics, groups, collected_at_ms };
+        self.remember_groups(&mut snapshot);
+        Ok((snapshot, warnings))
     }
 
     /// The cluster metadata from the first broker that answers: brokers known from the last
@@ -445,6 +447,7 @@ impl KafkaSource {
                     protocol_type: l.protocol_type.clone(),
                     committed,
                     offsets_error,
+                    window: Vec::new(),
                 }
             })
             .collect();

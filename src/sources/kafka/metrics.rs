@@ -148,6 +148,20 @@ pub fn render(k: &KafkaSnapshot, out: &mut String) {
         }
     }
     lag_seconds(k, out);
+    let mut g = Gauge::new(
+        out,
+        "infrasage_kafka_consumergroup_status",
+        "Consumer group status over its last collections, as a StateSet (Burrow's rules): ok (caught up at \
+         some point, or catching up), lagging (commits move, lag grows), stalled (commits do not move, lag > 0), \
+         stopped (stalled with no member), error (offsets unreadable).",
+        &["consumergroup", "status"],
+    );
+    for grp in &k.groups {
+        let status = grp.status();
+        for s in crate::snapshot::kafka::GroupStatus::ALL {
+            g.sample(&[(&grp.id).into(), s.as_str().into()], if s == status { 1.0 } else { 0.0 });
+        }
+    }
     let mut g =
         Gauge::new(out, "infrasage_kafka_consumergroup_members", "Members of a consumer group.", &["consumergroup"]);
     for grp in &k.groups {
@@ -281,6 +295,21 @@ mod tests {
         let max =
             value(&t, "infrasage_kafka_consumergroup_lag_seconds_max", &[("consumergroup", "g"), ("topic", "events")]);
         assert!((max.unwrap() - 5.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn group_status_is_a_stateset() {
+        use crate::snapshot::kafka::GroupSample;
+        let mut k = snapshot();
+        let s = |lag, committed| GroupSample { lag, committed, members: Some(0), error: false };
+        k.groups[0].window = vec![s(30, 100), s(40, 100)];
+        let t = text(&k);
+        let at =
+            |status| value(&t, "infrasage_kafka_consumergroup_status", &[("consumergroup", "g"), ("status", status)]);
+        assert_eq!(at("stopped"), Some(1.0), "{t}");
+        for other in ["ok", "lagging", "stalled", "error"] {
+            assert_eq!(at(other), Some(0.0), "{other}");
+        }
     }
 
     #[test]

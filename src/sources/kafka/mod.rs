@@ -19,7 +19,7 @@ use regex::Regex;
 use super::{BoxFuture, Gathered, Source};
 use crate::catalogue::SourceId;
 use crate::config::KafkaConfig;
-use crate::snapshot::kafka::{HighMark, Topic};
+use crate::snapshot::kafka::{GroupSample, HighMark, KafkaSnapshot, Topic};
 use crate::snapshot::SourceData;
 
 /// A name filter from the config's allow/deny patterns (validated at load).
@@ -68,6 +68,36 @@ pub struct KafkaSource {
     memory: Mutex<Memory>,
     /// Each partition's high-watermark changes, kept across collections for lag in seconds.
     marks: Mutex<HashMap<(String, i32), Vec<HighMark>>>,
+    /// Each group at its last collections, for its status.
+    windows: Mutex<HashMap<String, Vec<GroupSample>>>,
+}
+
+/// Collections a group's status is judged over (Burrow's default window is 10 offsets).
+pub const STATUS_WINDOW: usize = 10;
+
+/// Adds this collection's sample of every group to `kept` (a group gone forgets its window)
+/// and hands each group its window.
+fn remember_groups(kept: &mut HashMap<String, Vec<GroupSample>>, snapshot: &mut KafkaSnapshot) {
+    let samples: Vec<GroupSample> = snapshot
+        .groups
+        .iter()
+        .map(|g| {
+            let lag = snapshot.lag(g).committed.iter().map(|p| p.lag).sum();
+            let committed = g.committed.iter().map(|c| c.offset).sum();
+            GroupSample { lag, committed, members: g.members, error: g.offsets_error.is_some() }
+        })
+        .collect();
+    let mut seen = HashMap::with_capacity(kept.len());
+    for (g, sample) in snapshot.groups.iter_mut().zip(samples) {
+        let mut window = kept.remove(&g.id).unwrap_or_default();
+        window.push(sample);
+        if window.len() > STATUS_WINDOW {
+            window.remove(0);
+        }
+        g.window = window.clone();
+        seen.insert(g.id.clone(), window);
+    }
+    *kept = seen;
 }
 
 /// High-watermark changes kept per partition: at a 60 s interval and a busy topic, an hour.
@@ -124,6 +154,7 @@ impl KafkaSource {
                 .map_err(|e| e.replace("kafka.", "kafka.consumer_groups."))?,
             memory: Mutex::new(Memory::default()),
             marks: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -132,6 +163,11 @@ impl KafkaSource {
     fn remember_marks(&self, topics: &mut [Topic], now_ms: i64) {
         let mut kept = self.marks.lock().unwrap_or_else(|p| p.into_inner());
         remember_marks(&mut kept, topics, now_ms);
+    }
+
+    fn remember_groups(&self, snapshot: &mut KafkaSnapshot) {
+        let mut kept = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        remember_groups(&mut kept, snapshot);
     }
 }
 
@@ -195,5 +231,21 @@ mod tests {
             remember_marks(&mut kept, &mut t, 4_000 + i);
         }
         assert_eq!(kept[&("a".to_string(), 0)].len(), MARKS_KEPT);
+    }
+
+    #[test]
+    fn group_windows_keep_the_last_collections_and_forget_deleted_groups() {
+        use crate::snapshot::kafka::Group;
+        let mut kept = HashMap::new();
+        let group = |id: &str| Group { id: id.into(), members: Some(1), ..Default::default() };
+        for _ in 0..15 {
+            let mut k = KafkaSnapshot { groups: vec![group("a"), group("b")], ..Default::default() };
+            remember_groups(&mut kept, &mut k);
+            assert_eq!(k.groups[0].window.last().unwrap().members, Some(1));
+        }
+        assert_eq!(kept["a"].len(), STATUS_WINDOW);
+        let mut k = KafkaSnapshot { groups: vec![group("a")], ..Default::default() };
+        remember_groups(&mut kept, &mut k);
+        assert!(!kept.contains_key("b"), "a deleted group's window goes");
     }
 }
