@@ -759,7 +759,7 @@ pub static ITEMS: &[Item] = &[
         severity: Warning,
         automation: Automated,
         sources: &[Kafka],
-        rule: "total lag of the consumer group is at most max_lag messages",
+        rule: "total lag of the consumer group is at most max_lag messages, no partition is more than max_lag_seconds behind, and its status over its window is not one of fail_on_status",
         params: &[
             p("group", ParamKind::String, r#""telemetry-operator""#, "consumer group to watch"),
             p("max_lag", ParamKind::Int, "1000", "largest acceptable total lag in messages"),
@@ -768,6 +768,13 @@ pub static ITEMS: &[Item] = &[
                 ParamKind::String,
                 r#""high_minus_low""#,
                 "partitions of the group's topics without a commit: high_minus_low counts them as high − low watermark, ignore leaves them out",
+            ),
+            p("max_lag_seconds", ParamKind::Int, "60", "largest acceptable lag in time of any committed partition, in seconds"),
+            p(
+                "fail_on_status",
+                ParamKind::StringList,
+                r#"["stalled","stopped"]"#,
+                "group statuses over the window that fail the item (ok, lagging, stalled, stopped, error)",
             ),
         ],
         anchor: "go-live-signoff",

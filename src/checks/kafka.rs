@@ -4,6 +4,7 @@
 
 use super::CheckCtx;
 use crate::outcome::{CheckResult, Finding, Outcome, Undecided};
+use crate::snapshot::kafka::GroupStatus;
 
 // ---- kafka_min_brokers
 
@@ -73,23 +74,63 @@ pub fn kafka_consumer_lag(ctx: &CheckCtx) -> CheckResult {
     let committed: i64 = lag.committed.iter().map(|p| p.lag.max(0)).sum();
     let uncommitted: i64 = if count_uncommitted { lag.uncommitted.iter().map(|(_, _, n)| *n).sum() } else { 0 };
     let total = committed + uncommitted;
-    if total <= max {
-        return Ok(Outcome::pass(format!("total lag {total} ≤ {max}")));
+    let max_seconds = ctx.params.int("max_lag_seconds")? as f64;
+    let fail_on = ctx.params.list("fail_on_status")?;
+    if let Some(bad) = fail_on.iter().find(|s| !GroupStatus::ALL.iter().any(|g| g.as_str() == s.as_str())) {
+        return Err(Undecided::error(format!("parameter fail_on_status: {bad:?} is not a group status")));
     }
-    // Name the partitions that contribute most, largest first.
-    let mut parts: Vec<(String, i32, i64, &str)> =
-        lag.committed.iter().map(|p| (p.topic.clone(), p.partition, p.lag, "behind the high watermark")).collect();
+    // How far behind in time each committed partition is, where the history says.
+    let behind = |topic: &str, partition: i32, offset: i64| {
+        let p = k.topics.iter().find(|t| t.name == topic)?.partition(partition)?;
+        p.lag_seconds(offset, k.collected_at_ms).map(|l| l.seconds)
+    };
+    let seconds: Vec<Option<f64>> = lag.committed.iter().map(|p| behind(&p.topic, p.partition, p.committed)).collect();
+    let worst = seconds.iter().flatten().copied().fold(0.0, f64::max);
+    let status = group.status();
+
+    let mut reasons = Vec::new();
+    let mut findings = Vec::new();
+    if total > max {
+        reasons.push(format!("total lag {total} of {group_id} is above {max}"));
+        findings.push(Finding::new(&object, format!("total lag {total} is above {max}")));
+    }
+    if worst > max_seconds {
+        reasons.push(format!("{group_id} is {worst:.0} s behind, above {max_seconds:.0} s"));
+        findings.push(Finding::new(&object, format!("{worst:.0} s behind is above {max_seconds:.0} s")));
+    }
+    if fail_on.iter().any(|s| s == status.as_str()) {
+        reasons.push(format!("{group_id} is {} over its last collections", status.as_str()));
+        findings.push(Finding::new(&object, format!("status {} over its last collections", status.as_str())));
+    }
+    if reasons.is_empty() {
+        return Ok(Outcome::pass(format!(
+            "total lag {total} ≤ {max}; at most {worst:.0} s behind; status {}",
+            status.as_str()
+        )));
+    }
+    // Name the partitions that contribute most, largest first, with how far behind in time.
+    let mut parts: Vec<(String, i32, i64, String)> = lag
+        .committed
+        .iter()
+        .zip(&seconds)
+        .map(|(p, s)| {
+            let when = s.map(|s| format!(", {s:.0} s behind")).unwrap_or_default();
+            (p.topic.clone(), p.partition, p.lag, format!("behind the high watermark{when}"))
+        })
+        .collect();
     if count_uncommitted {
-        parts.extend(lag.uncommitted.iter().map(|(t, p, n)| (t.clone(), *p, *n, "no commit: counted as high − low")));
+        parts.extend(
+            lag.uncommitted.iter().map(|(t, p, n)| (t.clone(), *p, *n, "no commit: counted as high − low".to_string())),
+        );
     }
     parts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, a.1).cmp(&(&b.0, b.1))));
-    let mut findings = vec![Finding::new(&object, format!("total lag {total} is above {max}"))];
-    findings.extend(
-        parts.into_iter().filter(|p| p.2 > 0).map(|(t, p, n, why)| {
-            Finding::new(format!("{object}/topic/{t}/partition/{p}"), format!("lag {n} ({why})"))
-        }),
-    );
-    Ok(Outcome::fail(format!("total lag {total} of {group_id} is above {max}"), findings))
+    findings.extend(parts.into_iter().filter(|p| p.2 > 0).map(|(t, p, n, why)| {
+        Finding::new(
+            format!("{object}/topic/{t}/partition/{p}"),
+            format!("lag {n} ({why}; status {})", status.as_str()),
+        )
+    }));
+    Ok(Outcome::fail(reasons.join("; "), findings))
 }
 
 #[cfg(test)]
@@ -206,6 +247,39 @@ mod tests {
         );
         let o = run("kafka_consumer_lag", k, &[("max_lag", json!(10)), ("uncommitted", json!("ignore"))]);
         assert_eq!(o.status, Status::Pass, "{o:?}");
+    }
+
+    #[test]
+    fn lag_in_seconds_and_a_stalled_group_fail_with_the_partition_and_the_status() {
+        use crate::snapshot::kafka::{GroupSample, HighMark, STATUS_WINDOW};
+        // events/0 is at 90 of 100: offset 90 was written at 9.1 s of 0..10 s; collected at 100 s.
+        let mut k = cluster();
+        k.collected_at_ms = 100_000;
+        k.topics[1].partitions[0].history =
+            vec![HighMark { offset: 0, at_ms: 0 }, HighMark { offset: 100, at_ms: 10_000 }];
+        let params = [("max_lag", json!(1000)), ("uncommitted", json!("ignore"))];
+        let o = run("kafka_consumer_lag", k.clone(), &params);
+        assert_eq!(o.status, Status::Fail, "{o:?}");
+        assert_eq!(o.reason.as_deref(), Some("telemetry-operator is 91 s behind, above 60 s"));
+        assert_eq!(o.findings[1].message, "lag 10 (behind the high watermark, 91 s behind; status ok)");
+        let relaxed = [("max_lag", json!(1000)), ("uncommitted", json!("ignore")), ("max_lag_seconds", json!(120))];
+        assert_eq!(run("kafka_consumer_lag", k.clone(), &relaxed).status, Status::Pass);
+        // Commits standing with lag over a full window: stalled (the group has no member: stopped).
+        k.groups[0].window = (0..STATUS_WINDOW as i64)
+            .map(|i| GroupSample { lag: 10 + i, committed: 140, members: Some(1), error: false })
+            .collect();
+        let o = run("kafka_consumer_lag", k.clone(), &relaxed);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.reason.as_deref(), Some("telemetry-operator is stalled over its last collections"));
+        let only_stopped = [
+            ("max_lag", json!(1000)),
+            ("uncommitted", json!("ignore")),
+            ("max_lag_seconds", json!(120)),
+            ("fail_on_status", json!(["stopped"])),
+        ];
+        assert_eq!(run("kafka_consumer_lag", k.clone(), &only_stopped).status, Status::Pass);
+        let o = run("kafka_consumer_lag", k, &[("fail_on_status", json!(["frozen"]))]);
+        assert_eq!(o.status, Status::Error);
     }
 
     #[test]

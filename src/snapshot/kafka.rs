@@ -195,9 +195,13 @@ impl GroupStatus {
     }
 }
 
+/// Collections a group's status is judged over (Burrow's default window is 10 offsets).
+pub const STATUS_WINDOW: usize = 10;
+
 impl Group {
     /// Its status over its window (collections where the offsets could not be read left out,
-    /// unless this one is such).
+    /// unless this one is such). Until the window is full of readable collections a group is
+    /// `ok`: a few looks right after a start or a restart do not make a stall.
     pub fn status(&self) -> GroupStatus {
         let Some(now) = self.window.last() else { return GroupStatus::Ok };
         if now.error {
@@ -205,7 +209,7 @@ impl Group {
         }
         let read: Vec<&GroupSample> = self.window.iter().filter(|s| !s.error).collect();
         let first = read[0];
-        if read.iter().any(|s| s.lag == 0) || now.lag < first.lag || read.len() < 2 {
+        if read.len() < STATUS_WINDOW || read.iter().any(|s| s.lag == 0) || now.lag < first.lag {
             return GroupStatus::Ok;
         }
         let moved = read.iter().any(|s| s.committed != first.committed);
@@ -317,17 +321,22 @@ mod tests {
     fn group_status_over_the_window() {
         let s = |lag, committed, members| GroupSample { lag, committed, members: Some(members), error: false };
         let status = |window: Vec<GroupSample>| Group { window, ..Default::default() }.status();
+        // A full window whose lag and commits follow `f(i)`.
+        let full = |f: &dyn Fn(i64) -> GroupSample| (0..STATUS_WINDOW as i64).map(f).collect::<Vec<_>>();
         assert_eq!(status(vec![]), GroupStatus::Ok, "not seen yet");
-        assert_eq!(status(vec![s(50, 10, 1)]), GroupStatus::Ok, "one look says nothing yet");
-        assert_eq!(status(vec![s(5, 10, 1), s(0, 15, 1), s(3, 18, 1)]), GroupStatus::Ok, "caught up in the window");
-        assert_eq!(status(vec![s(50, 10, 1), s(40, 30, 1)]), GroupStatus::Ok, "catching up");
-        assert_eq!(status(vec![s(20, 10, 1), s(20, 30, 1)]), GroupStatus::Ok, "moving, steady lag");
-        assert_eq!(status(vec![s(20, 10, 1), s(25, 30, 1), s(40, 50, 1)]), GroupStatus::Lagging);
-        assert_eq!(status(vec![s(20, 10, 1), s(30, 10, 1)]), GroupStatus::Stalled, "commits stand, lag > 0");
-        assert_eq!(status(vec![s(20, 10, 0), s(30, 10, 0)]), GroupStatus::Stopped, "and nobody is left");
+        assert_eq!(status(vec![s(20, 10, 0), s(30, 10, 0)]), GroupStatus::Ok, "a short window says nothing yet");
+        assert_eq!(status(full(&|i| s(if i == 3 { 0 } else { 5 }, 10 + i, 1))), GroupStatus::Ok, "caught up once");
+        assert_eq!(status(full(&|i| s(50 - i, 10 + 5 * i, 1))), GroupStatus::Ok, "catching up");
+        assert_eq!(status(full(&|i| s(20, 10 + 5 * i, 1))), GroupStatus::Ok, "moving, steady lag");
+        assert_eq!(status(full(&|i| s(20 + i, 10 + 5 * i, 1))), GroupStatus::Lagging);
+        assert_eq!(status(full(&|i| s(20 + i, 10, 1))), GroupStatus::Stalled, "commits stand, lag > 0");
+        assert_eq!(status(full(&|i| s(20 + i, 10, 0))), GroupStatus::Stopped, "and nobody is left");
         let unreadable = GroupSample { error: true, ..s(0, 0, 1) };
-        assert_eq!(status(vec![s(20, 10, 1), unreadable]), GroupStatus::Error);
+        let mut w = full(&|i| s(20 + i, 10, 1));
+        w.push(unreadable);
+        assert_eq!(status(w.clone()), GroupStatus::Error, "unreadable now");
         // A collection that could not read the offsets (a coordinator move) is left out.
-        assert_eq!(status(vec![s(20, 10, 1), unreadable, s(30, 10, 1)]), GroupStatus::Stalled);
+        w.push(s(40, 10, 1));
+        assert_eq!(status(w), GroupStatus::Stalled);
     }
 }

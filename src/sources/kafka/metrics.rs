@@ -302,7 +302,7 @@ mod tests {
         use crate::snapshot::kafka::GroupSample;
         let mut k = snapshot();
         let s = |lag, committed| GroupSample { lag, committed, members: Some(0), error: false };
-        k.groups[0].window = vec![s(30, 100), s(40, 100)];
+        k.groups[0].window = (0..10).map(|i| s(30 + i, 100)).collect();
         let t = text(&k);
         let at =
             |status| value(&t, "infrasage_kafka_consumergroup_status", &[("consumergroup", "g"), ("status", status)]);

@@ -19,7 +19,7 @@ use regex::Regex;
 use super::{BoxFuture, Gathered, Source};
 use crate::catalogue::SourceId;
 use crate::config::KafkaConfig;
-use crate::snapshot::kafka::{GroupSample, HighMark, KafkaSnapshot, Topic};
+use crate::snapshot::kafka::{GroupSample, HighMark, KafkaSnapshot, Topic, STATUS_WINDOW};
 use crate::snapshot::SourceData;
 
 /// A name filter from the config's allow/deny patterns (validated at load).
@@ -71,9 +71,6 @@ pub struct KafkaSource {
     /// Each group at its last collections, for its status.
     windows: Mutex<HashMap<String, Vec<GroupSample>>>,
 }
-
-/// Collections a group's status is judged over (Burrow's default window is 10 offsets).
-pub const STATUS_WINDOW: usize = 10;
 
 /// Adds this collection's sample of every group to `kept` (a group gone forgets its window)
 /// and hands each group its window.
