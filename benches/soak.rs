@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use infrasage_readiness::config;
 use infrasage_readiness::engine::Engine;
 use infrasage_readiness::server::Published;
-use support::faults::{fault_server, Mode};
+use support::faults::{fault_server, sections, Mode, GOOD_ANSWERS};
 
 const EVALUATIONS: usize = 3_600;
 
@@ -25,24 +25,14 @@ fn fds() -> usize {
 }
 
 fn main() {
-    let flap = |body: &'static str| fault_server(Mode::FlapEach(body));
+    let mut ports: std::collections::BTreeMap<&str, u16> =
+        GOOD_ANSWERS.iter().map(|(source, body)| (*source, fault_server(Mode::FlapEach(body)))).collect();
+    ports.insert("clickhouse", fault_server(Mode::Dead));
+    ports.insert("kafka", fault_server(Mode::Dead));
     let config_text = format!(
-        "kubernetes: {{ manifests: [{}] }}\n\
-         services: {{ gateway: {{ url: 'http://127.0.0.1:{}', timeout: 2s }} }}\n\
-         prometheus: {{ url: 'http://127.0.0.1:{}', timeout: 2s }}\n\
-         alertmanager: {{ url: 'http://127.0.0.1:{}', timeout: 2s }}\n\
-         grafana: {{ url: 'http://127.0.0.1:{}', timeout: 2s }}\n\
-         infrasage_api: {{ url: 'http://127.0.0.1:{}', timeout: 2s }}\n\
-         clickhouse: {{ url: 'http://127.0.0.1:{}', timeout: 2s }}\n\
-         kafka: {{ bootstrap_servers: '127.0.0.1:{}', timeout: 2s }}\n",
+        "kubernetes: {{ manifests: [{}] }}\n{}",
         support::repo("examples/manifests").display(),
-        flap(r#"{"status":"ok","version":"1.2.3"}"#),
-        flap(r#"{"status":"success","data":{"activeTargets":[],"groups":[]}}"#),
-        flap(r#"{"config":{"original":"route:\n  receiver: x\nreceivers:\n- name: x\n"}}"#),
-        flap("[]"),
-        flap("{}"),
-        fault_server(Mode::Dead),
-        fault_server(Mode::Dead),
+        sections(&ports, "2s")
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");

@@ -103,7 +103,8 @@ impl WebSecurity {
             };
             let value = HeaderValue::from_str(&value)
                 .map_err(|_| at(format!("http_server_config.headers.{name}: not a header value")))?;
-            headers.push((HeaderName::from_static(static_lower(known)), value));
+            let name = HeaderName::from_bytes(known.as_bytes()).expect("the toolkit's header names are valid");
+            headers.push((name, value));
         }
         Ok(WebSecurity { tls, users: file.basic_auth_users, headers, verified: Mutex::default() })
     }
@@ -134,17 +135,6 @@ impl WebSecurity {
             verified.insert(key);
         }
         ok
-    }
-}
-
-/// The toolkit's header names as HTTP/1 sends them (lower case is what `HeaderName` holds).
-fn static_lower(name: &'static str) -> &'static str {
-    match name {
-        "Content-Security-Policy" => "content-security-policy",
-        "X-Frame-Options" => "x-frame-options",
-        "X-Content-Type-Options" => "x-content-type-options",
-        "X-XSS-Protection" => "x-xss-protection",
-        _ => "strict-transport-security",
     }
 }
 

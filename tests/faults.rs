@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::faults::{fault_server, Mode};
+use support::faults::{fault_server, sections, Mode, GOOD_ANSWERS};
 use support::{free_port, get};
 
 struct Exporter {
@@ -106,26 +106,6 @@ fn watch(e: &Exporter, secs: u64) -> Vec<Sample> {
     out
 }
 
-fn sections(ports: &BTreeMap<&str, u16>) -> String {
-    let url = |name: &str| format!("http://127.0.0.1:{}", ports[name]);
-    format!(
-        "services: {{ gateway: {{ url: '{}', timeout: 3s }} }}\n\
-         prometheus: {{ url: '{}', timeout: 3s }}\n\
-         alertmanager: {{ url: '{}', timeout: 3s }}\n\
-         grafana: {{ url: '{}', timeout: 3s }}\n\
-         infrasage_api: {{ url: '{}', timeout: 3s }}\n\
-         clickhouse: {{ url: '{}', timeout: 3s }}\n\
-         kafka: {{ bootstrap_servers: '127.0.0.1:{}', timeout: 3s }}\n",
-        url("services"),
-        url("prometheus"),
-        url("alertmanager"),
-        url("grafana"),
-        url("infrasage_api"),
-        url("clickhouse"),
-        ports["kafka"],
-    )
-}
-
 const FAULTY: [&str; 7] = ["services", "prometheus", "alertmanager", "grafana", "infrasage_api", "clickhouse", "kafka"];
 
 /// The checks every run: evaluations on schedule, the Kubernetes items (from manifests, a
@@ -150,7 +130,7 @@ fn dead_slow_and_garbage_sources_hold_nothing_and_never_look_up() {
     for mode in [Mode::Dead, Mode::Hang, Mode::Garbage] {
         let ports: BTreeMap<&str, u16> = FAULTY.iter().map(|s| (*s, fault_server(mode))).collect();
         let config =
-            format!("interval: 1s\nkubernetes: {{ manifests: [{}] }}\n{}", manifests.display(), sections(&ports));
+            format!("interval: 1s\nkubernetes: {{ manifests: [{}] }}\n{}", manifests.display(), sections(&ports, "3s"));
         let mut e = start(&config);
         let samples = watch(&e, 6);
         let what = format!("{mode:?}");
@@ -176,20 +156,13 @@ fn dead_slow_and_garbage_sources_hold_nothing_and_never_look_up() {
 
 #[test]
 fn flapping_sources_are_up_when_they_answer_and_down_when_they_do_not() {
-    let good: BTreeMap<&str, &'static str> = [
-        ("services", r#"{"status":"ok","version":"1.2.3"}"#),
-        ("prometheus", r#"{"status":"success","data":{"activeTargets":[],"groups":[]}}"#),
-        ("alertmanager", r#"{"config":{"original":"route:\n  receiver: x\nreceivers:\n- name: x\n"}}"#),
-        ("grafana", "[]"),
-        ("infrasage_api", "{}"),
-    ]
-    .into_iter()
-    .collect();
+    let good: BTreeMap<&str, &'static str> = GOOD_ANSWERS.into_iter().collect();
     let mut ports: BTreeMap<&str, u16> = good.iter().map(|(s, body)| (*s, fault_server(Mode::Flap(body)))).collect();
     ports.insert("clickhouse", fault_server(Mode::Dead));
     ports.insert("kafka", fault_server(Mode::Dead));
     let manifests = support::repo("examples/manifests");
-    let config = format!("interval: 1s\nkubernetes: {{ manifests: [{}] }}\n{}", manifests.display(), sections(&ports));
+    let config =
+        format!("interval: 1s\nkubernetes: {{ manifests: [{}] }}\n{}", manifests.display(), sections(&ports, "3s"));
     let mut e = start(&config);
     let samples = watch(&e, 8);
     let gateway: Vec<&str> = samples.iter().filter_map(|s| s.gateway_up.as_deref()).collect();

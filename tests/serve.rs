@@ -236,12 +236,13 @@ fn process_families_are_read_at_each_scrape() {
     assert!((reported / 1024.0 - rss_kib).abs() < rss_kib * 0.5, "reported {reported} B, /proc says {rss_kib} KiB");
 }
 
-/// A GET with headers of our choosing: (status, headers lower-cased, raw body).
-fn get_with(addr: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
+/// A request with headers of our choosing: (status, headers lower-cased, raw body).
+fn request(addr: &str, method: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -256,13 +257,13 @@ fn gzip_when_asked_identical_once_inflated_and_plain_otherwise() {
     let e = Exporter::start(&["--config", "examples/config.yaml"]);
     e.wait_ready();
     for path in ["/metrics", "/api/v1/checks", "/"] {
-        let (status, head, plain) = get_with(&e.addr, path, "");
+        let (status, head, plain) = request(&e.addr, "GET", path, "");
         assert_eq!(status, 200);
         assert!(!head.contains("content-encoding"), "{path}: {head}");
         assert!(head.contains("vary: accept-encoding"), "{path}: {head}");
         // Prometheus' own header.
         let asked = "Accept-Encoding: gzip\r\n";
-        let (status, head, zipped) = get_with(&e.addr, path, asked);
+        let (status, head, zipped) = request(&e.addr, "GET", path, asked);
         assert_eq!(status, 200);
         assert!(head.contains("content-encoding: gzip"), "{path}: {head}");
         let mut inflated = Vec::new();
@@ -271,7 +272,7 @@ fn gzip_when_asked_identical_once_inflated_and_plain_otherwise() {
         assert!(zipped.len() * 3 < plain.len(), "{path}: {} of {} bytes", zipped.len(), plain.len());
         // Refused with q=0, and not offered: plain.
         for refused in ["Accept-Encoding: gzip;q=0\r\n", "Accept-Encoding: br, deflate\r\n"] {
-            let (_, head, body) = get_with(&e.addr, path, refused);
+            let (_, head, body) = request(&e.addr, "GET", path, refused);
             assert!(!head.contains("content-encoding"), "{path} {refused:?}: {head}");
             assert_eq!(without_process(&body), without_process(&plain));
         }
@@ -371,7 +372,7 @@ fn reload_applies_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
 
     // A bad config: refused with its key path; the running one stays.
     write(false, "interval: sometimes\n");
-    let (status, head, body) = get_with_method(&e.addr, "POST", "/-/reload");
+    let (status, head, body) = request(&e.addr, "POST", "/-/reload", "");
     assert_eq!(status, 500, "{head}");
     assert!(String::from_utf8_lossy(&body).contains("`interval`"), "{}", String::from_utf8_lossy(&body));
     eventually("the refusal is counted", &|| {
@@ -382,7 +383,7 @@ fn reload_applies_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
 
     // POST /-/reload with a good one.
     write(false, "");
-    let (status, _, _) = get_with_method(&e.addr, "POST", "/-/reload");
+    let (status, _, _) = request(&e.addr, "POST", "/-/reload", "");
     assert_eq!(status, 200);
     eventually("POST applied the new config", &|| !has_egress(&e));
     assert!(metric(&e, "infrasage_readiness_config_last_reload_successful").ends_with(" 1"));
@@ -390,19 +391,6 @@ fn reload_applies_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
     // The file changing alone (a ConfigMap update), no signal.
     write(true, "");
     eventually("the file change applied the new config", &|| has_egress(&e));
-}
-
-fn get_with_method(addr: &str, method: &str, path: &str) -> (u16, String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head, raw[split + 4..].to_vec())
 }
 
 /// A source that never answers holds nothing: the first evaluation is published within an

@@ -141,47 +141,23 @@ async fn load(client: Client, s: &Settings) -> Result<Gathered, String> {
 }
 
 async fn list_kind(client: Client, kind: KubeKind, ns: Option<String>) -> Result<Listed, String> {
-    trait Trim {
-        fn trim(&mut self) {}
-    }
-    // A pod's status (conditions, container statuses) is read by no item: the workloads'
-    // statuses say what is available.
-    impl Trim for Pod {
-        fn trim(&mut self) {
-            self.status = None;
-        }
-    }
-    impl Trim for Deployment {}
-    impl Trim for StatefulSet {}
-    impl Trim for DaemonSet {}
-    impl Trim for CronJob {}
-    impl Trim for Job {}
-    impl Trim for Service {}
-    impl Trim for Ingress {}
-    impl Trim for NetworkPolicy {}
-    impl Trim for PodDisruptionBudget {}
-    impl Trim for HorizontalPodAutoscaler {}
-    impl Trim for PersistentVolumeClaim {}
-    impl Trim for PersistentVolume {}
-    impl Trim for StorageClass {}
-    impl Trim for ConfigMap {}
-    fn trim<K: Trim>(object: &mut K) {
-        object.trim();
-    }
     macro_rules! list {
-        ($ty:ty, $field:ident) => {{
+        ($ty:ty, $field:ident) => {
+            list!($ty, $field, |_| {})
+        };
+        ($ty:ty, $field:ident, $trim:expr) => {{
             let api: Api<$ty> = match &ns {
                 Some(ns) => Api::namespaced(client, ns),
                 None => Api::all(client),
             };
-            list!(@run api, $field)
+            list!(@run api, $field, $trim)
         }};
         (@cluster $ty:ty, $field:ident) => {{
             let api: Api<$ty> = Api::all(client);
-            list!(@run api, $field)
+            list!(@run api, $field, |_| {})
         }};
-        (@run $api:ident, $field:ident) => {{
-            match list_all(&$api, trim).await {
+        (@run $api:ident, $field:ident, $trim:expr) => {{
+            match list_all(&$api, $trim).await {
                 Ok(items) => Listed::Objects(Box::new(move |snap: &mut KubeSnapshot| snap.$field.extend(items))),
                 Err(e) => unreadable_or_fail(kind, ns.as_deref(), e)?,
             }
@@ -193,7 +169,9 @@ async fn list_kind(client: Client, kind: KubeKind, ns: Option<String>) -> Result
         KubeKind::DaemonSet => list!(DaemonSet, daemon_sets),
         KubeKind::CronJob => list!(CronJob, cron_jobs),
         KubeKind::Job => list!(Job, jobs),
-        KubeKind::Pod => list!(Pod, pods),
+        // A pod's status (conditions, container statuses) is read by no item: the workloads'
+        // statuses say what is available.
+        KubeKind::Pod => list!(Pod, pods, |p: &mut Pod| p.status = None),
         KubeKind::Service => list!(Service, services),
         KubeKind::Ingress => list!(Ingress, ingresses),
         KubeKind::NetworkPolicy => list!(NetworkPolicy, network_policies),

@@ -83,3 +83,34 @@ fn answer(mut s: TcpStream, reply: Reply) {
     };
     let _ = s.write_all(&bytes);
 }
+
+/// An answer each HTTP source takes as good (a flapping server alternates it with HTTP 500).
+pub const GOOD_ANSWERS: [(&str, &str); 5] = [
+    ("services", r#"{"status":"ok","version":"1.2.3"}"#),
+    ("prometheus", r#"{"status":"success","data":{"activeTargets":[],"groups":[]}}"#),
+    ("alertmanager", r#"{"config":{"original":"route:\n  receiver: x\nreceivers:\n- name: x\n"}}"#),
+    ("grafana", "[]"),
+    ("infrasage_api", "{}"),
+];
+
+/// The config sections of every source but Kubernetes, each at its port in `ports` (keyed by
+/// section name), with `timeout`.
+pub fn sections(ports: &std::collections::BTreeMap<&str, u16>, timeout: &str) -> String {
+    let url = |name: &str| format!("http://127.0.0.1:{}", ports[name]);
+    format!(
+        "services: {{ gateway: {{ url: '{}', timeout: {timeout} }} }}\n\
+         prometheus: {{ url: '{}', timeout: {timeout} }}\n\
+         alertmanager: {{ url: '{}', timeout: {timeout} }}\n\
+         grafana: {{ url: '{}', timeout: {timeout} }}\n\
+         infrasage_api: {{ url: '{}', timeout: {timeout} }}\n\
+         clickhouse: {{ url: '{}', timeout: {timeout} }}\n\
+         kafka: {{ bootstrap_servers: '127.0.0.1:{}', timeout: {timeout} }}\n",
+        url("services"),
+        url("prometheus"),
+        url("alertmanager"),
+        url("grafana"),
+        url("infrasage_api"),
+        url("clickhouse"),
+        ports["kafka"],
+    )
+}
